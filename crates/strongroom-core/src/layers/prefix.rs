@@ -1,0 +1,101 @@
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::name::SecretName;
+use crate::secret::Secret;
+use crate::store::{
+    Capabilities, DeleteOptions, ReadManyResult, ReadOptions, SecretStore, WriteOptions,
+    WriteOutcome,
+};
+use crate::value::SecretValue;
+
+/// Puts a fixed prefix in front of every name, LiteLLM `prefix_for_stored_virtual_keys`
+/// style: `litellm` and `litellm/` both give `litellm/<name>`. Listing strips it again.
+///
+/// ```
+/// use strongroom_core::{MemoryStore, Prefixed};
+/// let p = Prefixed::new(MemoryStore::new(), "litellm");
+/// assert_eq!(p.prefix(), "litellm/");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Prefixed<S> {
+    inner: S,
+    prefix: String,
+}
+
+impl<S> Prefixed<S> {
+    /// Wraps `inner`; an empty prefix is a no-op.
+    pub fn new(inner: S, prefix: &str) -> Self {
+        let mut prefix = prefix.trim_start_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Prefixed { inner, prefix }
+    }
+    /// The normalised prefix (ends with `/` unless empty).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+    fn full(&self, name: &SecretName) -> Result<SecretName> {
+        name.with_prefix(&self.prefix)
+    }
+}
+
+#[async_trait]
+impl<S: SecretStore> SecretStore for Prefixed<S> {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn cache_address(&self) -> String {
+        self.inner.cache_address()
+    }
+    async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+        self.inner.read(&self.full(name)?, opts).await
+    }
+    async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
+        let full: Vec<SecretName> = names.iter().map(|n| self.full(n)).collect::<Result<_>>()?;
+        let got = self.inner.read_many(&full, opts).await?;
+        Ok(got
+            .into_iter()
+            .filter_map(|(n, s)| n.strip_prefix(&self.prefix).map(|n| (n, s)))
+            .collect())
+    }
+    async fn write(
+        &self,
+        name: &SecretName,
+        value: SecretValue,
+        opts: &WriteOptions,
+    ) -> Result<WriteOutcome> {
+        self.inner.write(&self.full(name)?, value, opts).await
+    }
+    async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
+        self.inner.delete(&self.full(name)?, opts).await
+    }
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
+        if self.prefix.is_empty() {
+            return self.inner.list(prefix).await;
+        }
+        let full = format!("{}{}", self.prefix, prefix.unwrap_or(""));
+        let names = self.inner.list(Some(&full)).await?;
+        Ok(names
+            .into_iter()
+            .filter_map(|n| n.strip_prefix(&self.prefix))
+            .collect())
+    }
+    async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
+        match name {
+            Some(n) => self.inner.invalidate(Some(&self.full(n)?)).await,
+            None => self.inner.invalidate(None).await,
+        }
+    }
+    fn default_cache_ttl(&self) -> Option<std::time::Duration> {
+        self.inner.default_cache_ttl()
+    }
+}

@@ -1,0 +1,70 @@
+//! # strongroom-core
+//!
+//! The contract every Strongroom secrets backend implements, and everything the backends share.
+//!
+//! * [`SecretName`], [`SecretValue`] (zeroized, redacted), [`Secret`] (value + metadata).
+//! * [`SecretStore`]: `read` / `read_many` / `write` / `delete` / `list` + [`Capabilities`].
+//!   A missing secret is `Ok(None)`.
+//! * [`Error`] with an [`ErrorKind`] and [`Error::is_temporary`].
+//! * Layers: [`AccessControlled`] ([`AccessMode`]), [`Prefixed`], [`Cached`] over any
+//!   [`SecretCache`] ([`MemoryCache`] here, Redis in `strongroom-redis`).
+//! * [`TokenCache`] for provider log-ins, [`RetryPolicy`], and with the `http` feature
+//!   `HttpOptions` plus the shared request/retry loop.
+//! * [`Template`]: `${secret:<manager>/<name>[#field]}` placeholders, failing closed.
+//! * Built-in stores: [`MemoryStore`], [`EnvStore`], [`FileStore`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use strongroom_core::*;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = MemoryStore::new()
+//!     .with_cache(Arc::new(MemoryCache::default()), CachePolicy::new("dev"))
+//!     .with_prefix("litellm/")
+//!     .with_access_mode(AccessMode::ReadAndWrite);
+//! let name = SecretName::new("api-key").unwrap();
+//! store.write(&name, "sk-123".into(), &WriteOptions::new()).await.unwrap();
+//! let secret = store.read(&name, &ReadOptions::new()).await.unwrap().unwrap();
+//! assert_eq!(secret.value.expose_str().unwrap(), "sk-123");
+//! # });
+//! ```
+
+#![warn(missing_docs)]
+
+mod cache;
+mod clock;
+mod error;
+#[cfg(feature = "http")]
+pub mod http;
+mod layers;
+mod name;
+mod placeholder;
+mod retry;
+mod secret;
+mod store;
+mod stores;
+mod token;
+mod util;
+mod value;
+
+pub use cache::{CacheEntry, CacheEntryInfo, CacheKey, MemoryCache, SecretCache};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ErrorKind, Operation, Result};
+#[cfg(feature = "http")]
+pub use http::HttpOptions;
+pub use layers::{
+    AccessControlled, AccessMode, CachePolicy, Cached, DEFAULT_CACHE_TTL, Prefixed, SecretStoreExt,
+};
+pub use name::{MAX_NAME_LEN, SecretName, is_forbidden_char};
+pub use placeholder::{Placeholder, PlaceholderResolver, Template, validate_manager_name};
+pub use retry::RetryPolicy;
+pub use secret::{Secret, SecretKind};
+pub use store::{
+    Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, ReadManyResult, ReadOptions,
+    SecretStore, WriteOptions, WriteOutcome, dedupe,
+};
+pub use stores::{EnvStore, FileStore, MemoryStore};
+pub use token::{TemporaryToken, TokenCache, TokenLease};
+pub use value::SecretValue;
+
+/// Re-exported so downstream crates implement [`SecretStore`] with the same macro.
+pub use async_trait::async_trait;

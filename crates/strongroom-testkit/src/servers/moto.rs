@@ -1,0 +1,1 @@
+//! Launcher for moto (being written).

@@ -1,0 +1,1 @@
+//! Launcher for redis (being written).
