@@ -1,0 +1,110 @@
+//! `strongroom::blocking::Client` for synchronous callers.
+
+use std::path::Path;
+
+use strongroom_core::{
+    DeleteOptions, Error, ErrorKind, ReadOptions, Result, Secret, SecretName, SecretValue,
+    WriteOptions, WriteOutcome,
+};
+
+use crate::Registry;
+
+/// A synchronous client over a [`Registry`], with its own single-threaded runtime. Don't call
+/// it from inside an async runtime (use the `Registry` there).
+///
+/// ```
+/// use strongroom::blocking::Client;
+/// let client = Client::from_toml_str(r#"
+///     [managers.dev]
+///     provider = "memory"
+///     access_mode = "read_and_write"
+/// "#).unwrap();
+/// client.put("dev", "api-key", "sk-1".into()).unwrap();
+/// let v = client.get("dev", "api-key").unwrap().unwrap();
+/// assert_eq!(v.expose_str().unwrap(), "sk-1");
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    runtime: tokio::runtime::Runtime,
+    registry: Registry,
+}
+
+impl Client {
+    fn runtime() -> Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Config, format!("cannot start a runtime: {e}")))
+    }
+
+    /// Wraps an existing registry.
+    pub fn new(registry: Registry) -> Result<Client> {
+        Ok(Client {
+            runtime: Client::runtime()?,
+            registry,
+        })
+    }
+
+    /// Builds from TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Client> {
+        let runtime = Client::runtime()?;
+        let registry = runtime.block_on(Registry::from_toml_str(text))?;
+        Ok(Client { runtime, registry })
+    }
+
+    /// Builds from a TOML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Client> {
+        let runtime = Client::runtime()?;
+        let registry = runtime.block_on(Registry::from_file(path))?;
+        Ok(Client { runtime, registry })
+    }
+
+    /// Builds from LiteLLM-style environment variables.
+    pub fn from_litellm_env() -> Result<Client> {
+        let runtime = Client::runtime()?;
+        let registry = runtime.block_on(Registry::from_litellm_env())?;
+        Ok(Client { runtime, registry })
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Reads a secret's value (`Ok(None)` when missing).
+    pub fn get(&self, manager: &str, name: &str) -> Result<Option<SecretValue>> {
+        Ok(self.read(manager, name, &ReadOptions::new())?.map(|s| s.value))
+    }
+
+    /// Reads a secret with options.
+    pub fn read(&self, manager: &str, name: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
+        let name = SecretName::new(name)?;
+        let store = self.registry.manager(manager)?.store();
+        self.runtime.block_on(store.read(&name, opts))
+    }
+
+    /// Writes a secret.
+    pub fn put(&self, manager: &str, name: &str, value: SecretValue) -> Result<WriteOutcome> {
+        let name = SecretName::new(name)?;
+        let store = self.registry.manager(manager)?.store();
+        self.runtime.block_on(store.write(&name, value, &WriteOptions::new()))
+    }
+
+    /// Deletes a secret.
+    pub fn delete(&self, manager: &str, name: &str, opts: &DeleteOptions) -> Result<()> {
+        let name = SecretName::new(name)?;
+        let store = self.registry.manager(manager)?.store();
+        self.runtime.block_on(store.delete(&name, opts))
+    }
+
+    /// Lists names.
+    pub fn list(&self, manager: &str, prefix: Option<&str>) -> Result<Vec<SecretName>> {
+        let store = self.registry.manager(manager)?.store();
+        self.runtime.block_on(store.list(prefix))
+    }
+
+    /// Renders placeholders for a caller in `groups`.
+    pub fn render(&self, template: &str, groups: &[String]) -> Result<SecretValue> {
+        self.runtime.block_on(self.registry.render(template, groups))
+    }
+}

@@ -1,0 +1,1 @@
+//! Per-provider construction from settings (each behind its feature).
