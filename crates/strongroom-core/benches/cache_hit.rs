@@ -21,7 +21,10 @@ fn bench(c: &mut Criterion) {
     let value = "sk-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab";
 
     let stack = MemoryStore::new()
-        .with_cache(Arc::new(MemoryCache::new(10_000)), CachePolicy::new("bench"))
+        .with_cache(
+            Arc::new(MemoryCache::new(10_000)),
+            CachePolicy::new("bench"),
+        )
         .with_prefix("litellm")
         .with_access_mode(AccessMode::ReadAndWrite);
     let opts = ReadOptions::new();

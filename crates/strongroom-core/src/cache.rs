@@ -43,7 +43,11 @@ impl CacheKey {
         s.push(SEP);
         s.push_str(address);
         s.push(SEP);
-        for (tag, v) in [("v=", &opts.version), ("s=", &opts.stage), ("f=", &opts.field)] {
+        for (tag, v) in [
+            ("v=", &opts.version),
+            ("s=", &opts.stage),
+            ("f=", &opts.field),
+        ] {
             if let Some(v) = v {
                 s.push_str(tag);
                 s.push_str(v);

@@ -169,7 +169,11 @@ fn read_file(setting: &str, path: &Path) -> Result<Vec<u8>> {
 
 /// Parses a `Retry-After` header (seconds or an HTTP date).
 pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -212,7 +216,11 @@ pub fn kind_for_status(status: u16, retry_after: Option<Duration>) -> ErrorKind 
 
 /// An error for an HTTP answer. `detail` must be the server's error text (never a body that
 /// could hold a secret).
-pub fn status_error(status: reqwest::StatusCode, retry_after: Option<Duration>, detail: &str) -> Error {
+pub fn status_error(
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    detail: &str,
+) -> Error {
     let detail = detail.trim();
     let mut detail: String = detail.chars().take(300).collect();
     detail.retain(|c| !crate::name::is_forbidden_char(c) || c == ' ');

@@ -190,7 +190,14 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_names() {
-        for ok in ["a", "litellm/db-password", "db password", "ünïcødé/ключ", "a.b_c-d", "x/y/z"] {
+        for ok in [
+            "a",
+            "litellm/db-password",
+            "db password",
+            "ünïcødé/ключ",
+            "a.b_c-d",
+            "x/y/z",
+        ] {
             assert!(SecretName::new(ok).is_ok(), "{ok} should be accepted");
         }
     }
@@ -199,20 +206,41 @@ mod tests {
     fn rejects_hostile_names() {
         let long = "a".repeat(MAX_NAME_LEN + 1);
         for bad in [
-            "", "/abs", "trailing/", "a//b", "..", "a/../b", "./a", "a/.", "a\0b", "a\nb",
-            "a\rb", "a\tb", "a\u{7f}b", "a\u{85}b", "a\u{2028}b", "a\u{2029}b", "a\u{9b}b",
+            "",
+            "/abs",
+            "trailing/",
+            "a//b",
+            "..",
+            "a/../b",
+            "./a",
+            "a/.",
+            "a\0b",
+            "a\nb",
+            "a\rb",
+            "a\tb",
+            "a\u{7f}b",
+            "a\u{85}b",
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "a\u{9b}b",
             long.as_str(),
         ] {
             let err = SecretName::new(bad).unwrap_err();
             assert_eq!(err.kind(), &ErrorKind::InvalidName, "{bad:?}");
-            assert!(!err.to_string().contains('\n'), "error text must not carry raw line breaks");
+            assert!(
+                !err.to_string().contains('\n'),
+                "error text must not carry raw line breaks"
+            );
         }
     }
 
     #[test]
     fn prefix_and_parent() {
         let n = SecretName::new("db/pass").unwrap();
-        assert_eq!(n.with_prefix("litellm/").unwrap().as_str(), "litellm/db/pass");
+        assert_eq!(
+            n.with_prefix("litellm/").unwrap().as_str(),
+            "litellm/db/pass"
+        );
         assert_eq!(n.parent().unwrap().as_str(), "db");
         assert_eq!(n.basename(), "pass");
         let p = n.with_prefix("litellm/").unwrap();

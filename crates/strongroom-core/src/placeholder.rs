@@ -43,7 +43,10 @@ impl Placeholder {
         let bad = |why: &str| {
             Error::new(
                 ErrorKind::Config,
-                format!("placeholder `${{secret:{}}}`: {why}", crate::error::printable(inner)),
+                format!(
+                    "placeholder `${{secret:{}}}`: {why}",
+                    crate::error::printable(inner)
+                ),
             )
             .with_operation(Operation::Render)
         };
@@ -179,7 +182,10 @@ impl Template {
 
     /// Resolves every placeholder (each distinct one once) and returns the rendered text as a
     /// secret. Fails closed.
-    pub async fn render<R: PlaceholderResolver + ?Sized>(&self, resolver: &R) -> Result<SecretValue> {
+    pub async fn render<R: PlaceholderResolver + ?Sized>(
+        &self,
+        resolver: &R,
+    ) -> Result<SecretValue> {
         let mut values: HashMap<&Placeholder, SecretValue> = HashMap::new();
         for p in self.placeholders() {
             if values.contains_key(p) {
@@ -193,9 +199,12 @@ impl Template {
                     Error::new(e.kind().clone(), msg).with_operation(Operation::Render)
                 })?
                 .ok_or_else(|| {
-                    Error::new(ErrorKind::NotFound, format!("placeholder {p}: the secret does not exist"))
-                        .with_operation(Operation::Render)
-                        .with_hint("create it, or fix the name in the template")
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("placeholder {p}: the secret does not exist"),
+                    )
+                    .with_operation(Operation::Render)
+                    .with_hint("create it, or fix the name in the template")
                 })?;
             values.insert(p, value);
         }
@@ -242,8 +251,14 @@ mod tests {
 
     #[tokio::test]
     async fn renders_and_escapes() {
-        assert_eq!(render("x=${secret:m/a} y=${secret:m/j#f}").await.unwrap(), "x=A y=F");
-        assert_eq!(render("$${secret:m/a} ${HOME} $").await.unwrap(), "${secret:m/a} ${HOME} $");
+        assert_eq!(
+            render("x=${secret:m/a} y=${secret:m/j#f}").await.unwrap(),
+            "x=A y=F"
+        );
+        assert_eq!(
+            render("$${secret:m/a} ${HOME} $").await.unwrap(),
+            "${secret:m/a} ${HOME} $"
+        );
         assert_eq!(render("").await.unwrap(), "");
     }
 
@@ -254,7 +269,13 @@ mod tests {
         assert!(e.to_string().contains("${secret:m/missing}"));
         let e = render("${secret:nope/a}").await.unwrap_err();
         assert!(e.to_string().contains("${secret:nope/a}"));
-        for bad in ["${secret:m/a", "${secret:noslash}", "${secret:m/../x}", "${secret:m/a#}", "${secret:/a}"] {
+        for bad in [
+            "${secret:m/a",
+            "${secret:noslash}",
+            "${secret:m/../x}",
+            "${secret:m/a#}",
+            "${secret:/a}",
+        ] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
     }

@@ -6,7 +6,9 @@ use std::time::SystemTime;
 use crate::value::SecretValue;
 
 /// How a secret's value comes to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SecretKind {
@@ -118,6 +120,9 @@ impl Secret {
     /// This secret with its value replaced by one JSON field of it (see
     /// [`SecretValue::json_field`]); `Ok(None)` when the field is absent.
     pub fn select_field(self, field: &str) -> crate::Result<Option<Secret>> {
-        Ok(self.value.json_field(field)?.map(|value| Secret { value, ..self }))
+        Ok(self
+            .value
+            .json_field(field)?
+            .map(|value| Secret { value, ..self }))
     }
 }

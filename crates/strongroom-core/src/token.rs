@@ -142,7 +142,9 @@ impl<T: Clone + Send> TokenCache<T> {
             }
         }
         match slot.token.expiry {
-            Some(expiry) => expiry.checked_duration_since(now).unwrap_or_default() > self.refresh_buffer,
+            Some(expiry) => {
+                expiry.checked_duration_since(now).unwrap_or_default() > self.refresh_buffer
+            }
             None => true,
         }
     }
@@ -183,7 +185,11 @@ impl<T: Clone + Send> TokenCache<T> {
     /// replaced it.
     pub async fn invalidate(&self, generation: u64) {
         let mut state = self.state.lock().await;
-        if state.slot.as_ref().is_some_and(|s| s.generation == generation) {
+        if state
+            .slot
+            .as_ref()
+            .is_some_and(|s| s.generation == generation)
+        {
             state.slot = None;
         }
     }

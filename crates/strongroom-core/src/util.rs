@@ -4,10 +4,7 @@
 pub(crate) mod unix_seconds {
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    pub(crate) fn serialize<S: serde::Serializer>(
-        t: &SystemTime,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         let secs = t
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

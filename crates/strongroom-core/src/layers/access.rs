@@ -22,7 +22,9 @@ use crate::value::SecretValue;
 /// let m: AccessMode = "read_only".parse().unwrap();
 /// assert!(m.allows_read() && !m.allows_write());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessMode {
     /// Read and list only (the default, as in LiteLLM).

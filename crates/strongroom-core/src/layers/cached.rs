@@ -153,7 +153,11 @@ impl<S: SecretStore + 'static> Cached<S> {
     }
 
     fn fetch(&self, key: CacheKey, name: SecretName, opts: ReadOptions) -> SharedRead {
-        let mut inflight = self.state.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inflight = self
+            .state
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(running) = inflight.get(&key) {
             return running.clone();
         }

@@ -50,7 +50,9 @@ impl Entry {
                 .map_err(|_| Error::protocol("`value_base64` is not valid base64"))?;
             return Ok(SecretValue::from_bytes(bytes));
         }
-        Err(Error::protocol("entry has neither `value` nor `value_base64`"))
+        Err(Error::protocol(
+            "entry has neither `value` nor `value_base64`",
+        ))
     }
 }
 
@@ -169,17 +171,26 @@ impl FileStore {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "secrets.json".into());
         let bytes = Zeroizing::new(
-            serde_json::to_vec_pretty(doc).map_err(|e| self.err(ErrorKind::Protocol, e.to_string()))?,
+            serde_json::to_vec_pretty(doc)
+                .map_err(|e| self.err(ErrorKind::Protocol, e.to_string()))?,
         );
         let tmp = dir.join(format!(".{file_name}.tmp-{:016x}", rand::random::<u64>()));
         let result = (|| {
-            let mut f = create_private(&tmp).map_err(|e| io("cannot create a temporary file next to", e))?;
-            f.write_all(&bytes).map_err(|e| io("cannot write next to", e))?;
+            let mut f = create_private(&tmp)
+                .map_err(|e| io("cannot create a temporary file next to", e))?;
+            f.write_all(&bytes)
+                .map_err(|e| io("cannot write next to", e))?;
             f.sync_all().map_err(|e| io("cannot flush next to", e))?;
             drop(f);
             #[cfg(test)]
-            if self.crash_before_rename.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(io("simulated crash before renaming over", std::io::Error::other("test")));
+            if self
+                .crash_before_rename
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(io(
+                    "simulated crash before renaming over",
+                    std::io::Error::other("test"),
+                ));
             }
             std::fs::rename(&tmp, &*self.path).map_err(|e| io("cannot replace", e))?;
             if let Ok(d) = File::open(&dir) {
@@ -204,6 +215,14 @@ impl FileStore {
         let this = self.clone();
         let name_text = name.as_str().to_owned();
         tokio::task::spawn_blocking(move || {
+            if let Some(dir) = this.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                create_private_dir(dir).map_err(|e| {
+                    this.err(
+                        ErrorKind::Unavailable,
+                        format!("cannot create the directory `{}`: {e}", dir.display()),
+                    )
+                })?;
+            }
             let lock_path = lock_path(&this.path);
             let lock = create_private(&lock_path).map_err(|e| {
                 this.err(
@@ -212,7 +231,10 @@ impl FileStore {
                 )
             })?;
             lock.lock().map_err(|e| {
-                this.err(ErrorKind::Unavailable, format!("cannot lock `{}`: {e}", lock_path.display()))
+                this.err(
+                    ErrorKind::Unavailable,
+                    format!("cannot lock `{}`: {e}", lock_path.display()),
+                )
             })?;
             let mut doc = this.load()?;
             doc.strongroom_file = FORMAT;
@@ -238,6 +260,20 @@ fn lock_path(path: &Path) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(".lock");
     PathBuf::from(p)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
 }
 
 fn create_private(path: &Path) -> std::io::Result<File> {
@@ -273,20 +309,25 @@ impl SecretStore for FileStore {
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         let this = self.clone();
         let key = name.as_str().to_owned();
-        let got = tokio::task::spawn_blocking(move || -> Result<Option<(SecretValue, u64, u64)>> {
-            let doc = this.load()?;
-            doc.secrets
-                .get(&key)
-                .map(|e| Ok((e.value()?, e.version, e.updated_at)))
-                .transpose()
-        })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("file task failed: {e}")))?
-        .map_err(|e| e.context(PROVIDER, Operation::Read, Some(name.as_str())))?;
+        let got =
+            tokio::task::spawn_blocking(move || -> Result<Option<(SecretValue, u64, u64)>> {
+                let doc = this.load()?;
+                doc.secrets
+                    .get(&key)
+                    .map(|e| Ok((e.value()?, e.version, e.updated_at)))
+                    .transpose()
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("file task failed: {e}")))?
+            .map_err(|e| e.context(PROVIDER, Operation::Read, Some(name.as_str())))?;
         let Some((value, version, updated)) = got else {
             return Ok(None);
         };
-        if opts.version.as_deref().is_some_and(|v| v != version.to_string()) {
+        if opts
+            .version
+            .as_deref()
+            .is_some_and(|v| v != version.to_string())
+        {
             return Ok(None);
         }
         let secret = Secret::new(value)
@@ -382,10 +423,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let store = FileStore::new(&path);
-        store.write(&name("a"), "old".into(), &WriteOptions::new()).await.unwrap();
+        store
+            .write(&name("a"), "old".into(), &WriteOptions::new())
+            .await
+            .unwrap();
         let before = std::fs::read(&path).unwrap();
         store.set_crash_before_rename(true);
-        let err = store.write(&name("a"), "new".into(), &WriteOptions::new()).await.unwrap_err();
+        let err = store
+            .write(&name("a"), "new".into(), &WriteOptions::new())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::Unavailable);
         assert_eq!(std::fs::read(&path).unwrap(), before, "old content intact");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -395,7 +442,11 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty(), "temporary file removed");
         store.set_crash_before_rename(false);
-        let got = store.read(&name("a"), &ReadOptions::new()).await.unwrap().unwrap();
+        let got = store
+            .read(&name("a"), &ReadOptions::new())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got.value.expose_str().unwrap(), "old");
     }
 
@@ -405,10 +456,20 @@ mod tests {
         let path = dir.path().join("s.json");
         std::fs::write(&path, b"{ not json").unwrap();
         let store = FileStore::new(&path);
-        let err = store.read(&name("a"), &ReadOptions::new()).await.unwrap_err();
+        let err = store
+            .read(&name("a"), &ReadOptions::new())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::Config);
-        assert!(err.to_string().contains("not a valid Strongroom secrets file"), "{err}");
-        let err = store.write(&name("a"), "v".into(), &WriteOptions::new()).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a valid Strongroom secrets file"),
+            "{err}"
+        );
+        let err = store
+            .write(&name("a"), "v".into(), &WriteOptions::new())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::Config);
         assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
     }
@@ -420,7 +481,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let store = FileStore::new(&path);
-        store.write(&name("a"), "v".into(), &WriteOptions::new()).await.unwrap();
+        store
+            .write(&name("a"), "v".into(), &WriteOptions::new())
+            .await
+            .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
@@ -434,7 +498,11 @@ mod tests {
                 let store = store.clone();
                 tokio::spawn(async move {
                     store
-                        .write(&name(&format!("k{i}")), format!("v{i}").into(), &WriteOptions::new())
+                        .write(
+                            &name(&format!("k{i}")),
+                            format!("v{i}").into(),
+                            &WriteOptions::new(),
+                        )
                         .await
                         .unwrap();
                 })
@@ -449,12 +517,18 @@ mod tests {
         let (a, b) = tokio::join!(
             async {
                 for i in 0..10 {
-                    store.write(&name(&format!("x{i}")), "a".into(), &WriteOptions::new()).await.unwrap();
+                    store
+                        .write(&name(&format!("x{i}")), "a".into(), &WriteOptions::new())
+                        .await
+                        .unwrap();
                 }
             },
             async {
                 for i in 0..10 {
-                    other.write(&name(&format!("y{i}")), "b".into(), &WriteOptions::new()).await.unwrap();
+                    other
+                        .write(&name(&format!("y{i}")), "b".into(), &WriteOptions::new())
+                        .await
+                        .unwrap();
                 }
             }
         );
