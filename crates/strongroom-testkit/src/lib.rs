@@ -7,6 +7,7 @@
 //! * [`logs`]: a global TRACE subscriber that captures every log line, for leak checks.
 //! * [`fake`]: the HTTP(S) harness the fake servers run on, with fault injection.
 //! * [`fakes`]: faithful fakes of Conjur, Akeyless and Azure Key Vault.
+//! * [`proxy`]: a fault-injecting TCP proxy to put in front of real servers.
 //! * [`servers`]: launchers for the real local servers (OpenBao, moto, Redis).
 
 pub mod conformance;
@@ -14,6 +15,7 @@ mod counting;
 pub mod fake;
 pub mod fakes;
 pub mod logs;
+pub mod proxy;
 pub mod servers;
 
 pub use counting::{CallCounts, CountingStore};
