@@ -186,18 +186,19 @@ impl TestCa {
             .push(rcgen::DnType::CommonName, common_name);
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let key = rcgen::KeyPair::generate().unwrap();
-        let issuer = rcgen::Issuer::from_params(&*self.ca_params, &*self.ca_key);
+        let issuer = rcgen::Issuer::from_params(&self.ca_params, &*self.ca_key);
         let cert = params.signed_by(&key, &issuer).unwrap();
         (cert.pem(), key.serialize_pem())
     }
 
     fn server_config(&self) -> rustls::ServerConfig {
         use rustls::pki_types::pem::PemObject;
-        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.server_cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
+        let certs =
+            rustls::pki_types::CertificateDer::pem_slice_iter(self.server_cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes())
             .unwrap();
-        let key =
-            rustls::pki_types::PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).unwrap();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -247,14 +248,18 @@ impl FakeServer {
         let app = router.layer(axum::middleware::from_fn(move |req, next| {
             inject(Arc::clone(&f), req, next)
         }));
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind loopback");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let acceptor = tls
             .as_ref()
             .map(|ca| tokio_rustls::TlsAcceptor::from(Arc::new(ca.server_config())));
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let app = app.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {

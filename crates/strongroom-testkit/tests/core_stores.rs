@@ -48,7 +48,8 @@ async fn thousand_concurrent_cold_reads_make_one_backend_read() {
         .unwrap();
     let counting = CountingStore::new(backend).with_read_delay(Duration::from_millis(100));
     let counts = counting.counts();
-    let cached = Arc::new(counting.with_cache(Arc::new(MemoryCache::default()), CachePolicy::new("m")));
+    let cached =
+        Arc::new(counting.with_cache(Arc::new(MemoryCache::default()), CachePolicy::new("m")));
     let tasks: Vec<_> = (0..1000)
         .map(|_| {
             let cached = Arc::clone(&cached);
@@ -80,7 +81,10 @@ async fn thousand_callers_across_a_token_expiry_make_one_login() {
             })
         }
     };
-    cache.get_or_refresh(login(logins.clone(), clock.clone())).await.unwrap();
+    cache
+        .get_or_refresh(login(logins.clone(), clock.clone()))
+        .await
+        .unwrap();
     assert_eq!(logins.load(Ordering::SeqCst), 1);
     // Move into the refresh window: the token is about to expire.
     clock.advance(Duration::from_secs(430));
@@ -96,14 +100,23 @@ async fn thousand_callers_across_a_token_expiry_make_one_login() {
     }
     assert_eq!(logins.load(Ordering::SeqCst), 2, "exactly one new log-in");
     // A 401 seen by many callers invalidates once.
-    let lease = cache.get_or_refresh(login(logins.clone(), clock.clone())).await.unwrap();
+    let lease = cache
+        .get_or_refresh(login(logins.clone(), clock.clone()))
+        .await
+        .unwrap();
     for _ in 0..10 {
         cache.invalidate(lease.generation).await;
     }
-    let after = cache.get_or_refresh(login(logins.clone(), clock.clone())).await.unwrap();
+    let after = cache
+        .get_or_refresh(login(logins.clone(), clock.clone()))
+        .await
+        .unwrap();
     assert_eq!(after.token, "token-2");
     cache.invalidate(lease.generation).await; // stale generation: no effect
-    let again = cache.get_or_refresh(login(logins.clone(), clock.clone())).await.unwrap();
+    let again = cache
+        .get_or_refresh(login(logins.clone(), clock.clone()))
+        .await
+        .unwrap();
     assert_eq!(again.token, "token-2");
     assert_eq!(logins.load(Ordering::SeqCst), 3);
 }
@@ -116,10 +129,14 @@ async fn every_disallowed_operation_is_refused_with_zero_backend_calls() {
     let ro = counting.clone().with_access_mode(AccessMode::ReadOnly);
     let wo = counting.clone().with_access_mode(AccessMode::WriteOnly);
     let results = vec![
-        ro.write(&n, "v".into(), &WriteOptions::new()).await.map(|_| ()),
+        ro.write(&n, "v".into(), &WriteOptions::new())
+            .await
+            .map(|_| ()),
         ro.delete(&n, &Default::default()).await,
         wo.read(&n, &ReadOptions::new()).await.map(|_| ()),
-        wo.read_many(&[n.clone()], &ReadOptions::new()).await.map(|_| ()),
+        wo.read_many(std::slice::from_ref(&n), &ReadOptions::new())
+            .await
+            .map(|_| ()),
         wo.list(None).await.map(|_| ()),
     ];
     for r in results {
@@ -128,7 +145,9 @@ async fn every_disallowed_operation_is_refused_with_zero_backend_calls() {
     assert_eq!(counts.total(), 0);
     // The allowed ones go through.
     let rw = counting.with_access_mode(AccessMode::ReadAndWrite);
-    rw.write(&n, "v".into(), &WriteOptions::new()).await.unwrap();
+    rw.write(&n, "v".into(), &WriteOptions::new())
+        .await
+        .unwrap();
     assert!(rw.read(&n, &ReadOptions::new()).await.unwrap().is_some());
     assert_eq!(counts.total(), 2);
 }
@@ -141,9 +160,15 @@ async fn no_secret_in_debug_errors_or_trace_logs() {
         .with_cache(Arc::new(MemoryCache::default()), CachePolicy::new("leak"))
         .with_access_mode(AccessMode::ReadAndWrite);
     let n = name("leak/check");
-    store.write(&n, value.as_str().into(), &WriteOptions::new()).await.unwrap();
+    store
+        .write(&n, value.as_str().into(), &WriteOptions::new())
+        .await
+        .unwrap();
     let secret = store.read(&n, &ReadOptions::new()).await.unwrap().unwrap();
-    let err = store.read(&n, &ReadOptions::new().field("f")).await.unwrap_err();
+    let err = store
+        .read(&n, &ReadOptions::new().field("f"))
+        .await
+        .unwrap_err();
     let texts = [
         format!("{secret:?}"),
         format!("{:?}", secret.value),
@@ -170,17 +195,30 @@ async fn ttl_follows_the_secrets_own_expiry() {
         fn capabilities(&self) -> strongroom_core::Capabilities {
             strongroom_core::Capabilities::read_only()
         }
-        async fn read(&self, _: &SecretName, _: &ReadOptions) -> strongroom_core::Result<Option<Secret>> {
+        async fn read(
+            &self,
+            _: &SecretName,
+            _: &ReadOptions,
+        ) -> strongroom_core::Result<Option<Secret>> {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
             Ok(Some(
                 Secret::new(SecretValue::from(format!("v{n}")))
                     .with_expires_at(SystemTime::now() + Duration::from_millis(150)),
             ))
         }
-        async fn write(&self, _: &SecretName, _: SecretValue, _: &WriteOptions) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
+        async fn write(
+            &self,
+            _: &SecretName,
+            _: SecretValue,
+            _: &WriteOptions,
+        ) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
             unreachable!()
         }
-        async fn delete(&self, _: &SecretName, _: &strongroom_core::DeleteOptions) -> strongroom_core::Result<()> {
+        async fn delete(
+            &self,
+            _: &SecretName,
+            _: &strongroom_core::DeleteOptions,
+        ) -> strongroom_core::Result<()> {
             unreachable!()
         }
         async fn list(&self, _: Option<&str>) -> strongroom_core::Result<Vec<SecretName>> {
@@ -191,13 +229,34 @@ async fn ttl_follows_the_secrets_own_expiry() {
         Arc::new(MemoryCache::default()),
         CachePolicy::new("e").ttl(Duration::from_secs(3600)),
     );
-    let read = || async { cached.read(&name("x"), &ReadOptions::new()).await.unwrap().unwrap() };
+    let read = || async {
+        cached
+            .read(&name("x"), &ReadOptions::new())
+            .await
+            .unwrap()
+            .unwrap()
+    };
     assert_eq!(read().await.value.expose_str().unwrap(), "v0");
-    assert_eq!(read().await.value.expose_str().unwrap(), "v0", "cached while valid");
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(read().await.value.expose_str().unwrap(), "v1", "not served past its own expiry");
     assert_eq!(
-        cached.read(&name("x"), &ReadOptions::new().refresh(true)).await.unwrap().unwrap().value.expose_str().unwrap(),
+        read().await.value.expose_str().unwrap(),
+        "v0",
+        "cached while valid"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        read().await.value.expose_str().unwrap(),
+        "v1",
+        "not served past its own expiry"
+    );
+    assert_eq!(
+        cached
+            .read(&name("x"), &ReadOptions::new().refresh(true))
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .expose_str()
+            .unwrap(),
         "v2",
         "refresh bypasses the cache"
     );
@@ -217,17 +276,30 @@ async fn stale_if_error_serves_last_good_value_for_the_window_then_fails() {
         fn capabilities(&self) -> strongroom_core::Capabilities {
             strongroom_core::Capabilities::read_only()
         }
-        async fn read(&self, _: &SecretName, _: &ReadOptions) -> strongroom_core::Result<Option<Secret>> {
+        async fn read(
+            &self,
+            _: &SecretName,
+            _: &ReadOptions,
+        ) -> strongroom_core::Result<Option<Secret>> {
             if self.down.load(Ordering::SeqCst) {
                 Err(Error::new(ErrorKind::Unavailable, "backend down"))
             } else {
                 Ok(Some(Secret::new("good")))
             }
         }
-        async fn write(&self, _: &SecretName, _: SecretValue, _: &WriteOptions) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
+        async fn write(
+            &self,
+            _: &SecretName,
+            _: SecretValue,
+            _: &WriteOptions,
+        ) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
             unreachable!()
         }
-        async fn delete(&self, _: &SecretName, _: &strongroom_core::DeleteOptions) -> strongroom_core::Result<()> {
+        async fn delete(
+            &self,
+            _: &SecretName,
+            _: &strongroom_core::DeleteOptions,
+        ) -> strongroom_core::Result<()> {
             unreachable!()
         }
         async fn list(&self, _: Option<&str>) -> strongroom_core::Result<Vec<SecretName>> {
@@ -242,7 +314,13 @@ async fn stale_if_error_serves_last_good_value_for_the_window_then_fails() {
             .stale_if_error(Duration::from_millis(400)),
     );
     let n = name("x");
-    assert!(cached.read(&n, &ReadOptions::new()).await.unwrap().is_some());
+    assert!(
+        cached
+            .read(&n, &ReadOptions::new())
+            .await
+            .unwrap()
+            .is_some()
+    );
     flaky.down.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(200)).await; // past the TTL, inside the window
     let got = cached.read(&n, &ReadOptions::new()).await.unwrap().unwrap();
