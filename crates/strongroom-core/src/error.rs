@@ -153,7 +153,10 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 /// assert!(!err.is_temporary());
 /// ```
 #[derive(Clone)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     provider: &'static str,
     operation: Option<Operation>,
@@ -168,7 +171,7 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a human message (must not contain secret material).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             provider: "",
             operation: None,
@@ -178,7 +181,7 @@ impl Error {
             temporary: None,
             retry_after: None,
             source: None,
-        }
+        }))
     }
 
     /// Shorthand for a [`ErrorKind::Config`] error naming the setting.
@@ -209,45 +212,45 @@ impl Error {
 
     /// Sets the provider label (`"conjur"`, `"hcp-vault"`, …) unless one is already set.
     pub fn with_provider(mut self, provider: &'static str) -> Self {
-        if self.provider.is_empty() {
-            self.provider = provider;
+        if self.0.provider.is_empty() {
+            self.0.provider = provider;
         }
         self
     }
 
     /// Sets the operation unless one is already set.
     pub fn with_operation(mut self, operation: Operation) -> Self {
-        if self.operation.is_none() {
-            self.operation = Some(operation);
+        if self.0.operation.is_none() {
+            self.0.operation = Some(operation);
         }
         self
     }
 
     /// Sets the secret name unless one is already set.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        if self.name.is_none() {
-            self.name = Some(name.into());
+        if self.0.name.is_none() {
+            self.0.name = Some(name.into());
         }
         self
     }
 
     /// Adds a hint: what the user can do next.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
     /// Attaches the underlying cause. The cause's `Display` is included in this error's message,
     /// so only attach causes that cannot contain secret material.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.0.source = Some(Arc::new(source));
         self
     }
 
     /// Overrides whether the error is temporary (e.g. a 501 "not initialised" is `Unavailable`
     /// but trying again will not help).
     pub fn with_temporary(mut self, temporary: bool) -> Self {
-        self.temporary = Some(temporary);
+        self.0.temporary = Some(temporary);
         self
     }
 
@@ -262,76 +265,78 @@ impl Error {
 
     /// The kind of failure.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The provider label, empty when unknown.
     pub fn provider(&self) -> &'static str {
-        self.provider
+        self.0.provider
     }
 
     /// The operation, when known.
     pub fn operation(&self) -> Option<Operation> {
-        self.operation
+        self.0.operation
     }
 
     /// The secret name involved, when there is one.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.0.name.as_deref()
     }
 
     /// The message, without context.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// What the user can do next, when known.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.0.hint.as_deref()
     }
 
     /// Records how long the backend asked us to wait (e.g. Conjur's 409 policy conflict).
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.0.retry_after = Some(after);
         self
     }
 
     /// How long the backend asked us to wait before trying again, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        match self.kind {
+        match self.0.kind {
             ErrorKind::RateLimited {
                 retry_after: Some(d),
             } => Some(d),
-            _ => self.retry_after,
+            _ => self.0.retry_after,
         }
     }
 
     /// Whether trying the same operation again may succeed.
     pub fn is_temporary(&self) -> bool {
-        self.temporary.unwrap_or_else(|| self.kind.is_temporary())
+        self.0
+            .temporary
+            .unwrap_or_else(|| self.0.kind.is_temporary())
     }
 
     /// `true` for [`ErrorKind::NotFound`].
     pub fn is_not_found(&self) -> bool {
-        self.kind == ErrorKind::NotFound
+        self.0.kind == ErrorKind::NotFound
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut wrote = false;
-        if !self.provider.is_empty() {
-            f.write_str(self.provider)?;
+        if !self.0.provider.is_empty() {
+            f.write_str(self.0.provider)?;
             wrote = true;
         }
-        if let Some(op) = self.operation {
+        if let Some(op) = self.0.operation {
             if wrote {
                 f.write_str(" ")?;
             }
             f.write_str(op.as_str())?;
             wrote = true;
         }
-        if let Some(name) = &self.name {
+        if let Some(name) = &self.0.name {
             if wrote {
                 f.write_str(" ")?;
             }
@@ -341,11 +346,11 @@ impl fmt::Display for Error {
         if wrote {
             f.write_str(": ")?;
         }
-        write!(f, "{}: {}", self.kind, self.message)?;
-        if let Some(source) = &self.source {
+        write!(f, "{}: {}", self.0.kind, self.0.message)?;
+        if let Some(source) = &self.0.source {
             write!(f, " ({source})")?;
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.0.hint {
             write!(f, "; hint: {hint}")?;
         }
         Ok(())
@@ -355,20 +360,21 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("provider", &self.provider)
-            .field("operation", &self.operation)
-            .field("name", &self.name)
-            .field("message", &self.message)
-            .field("hint", &self.hint)
-            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .field("kind", &self.0.kind)
+            .field("provider", &self.0.provider)
+            .field("operation", &self.0.operation)
+            .field("name", &self.0.name)
+            .field("message", &self.0.message)
+            .field("hint", &self.0.hint)
+            .field("source", &self.0.source.as_ref().map(|s| s.to_string()))
             .finish()
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
     }

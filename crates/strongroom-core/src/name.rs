@@ -71,6 +71,19 @@ impl SecretName {
         SecretName::new(joined)
     }
 
+    /// `prefix` + this name, where `prefix` is known to be a valid name followed by `/`: only
+    /// the length is checked again.
+    pub(crate) fn with_valid_prefix(&self, prefix: &str) -> Result<SecretName> {
+        let len = prefix.len() + self.0.len();
+        if len > MAX_NAME_LEN {
+            return SecretName::new(format!("{prefix}{}", self.0));
+        }
+        let mut joined = String::with_capacity(len);
+        joined.push_str(prefix);
+        joined.push_str(&self.0);
+        Ok(SecretName(Arc::from(joined)))
+    }
+
     /// This name with `prefix` removed from the front, if it starts with it.
     pub fn strip_prefix(&self, prefix: &str) -> Option<SecretName> {
         let rest = self.0.strip_prefix(prefix)?;

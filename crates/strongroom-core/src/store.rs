@@ -272,6 +272,14 @@ pub trait SecretStore: Send + Sync + Debug {
         String::new()
     }
 
+    /// Answers a read from an in-process cache without I/O, when a layer below has a fresh
+    /// entry; `None` means "call [`SecretStore::read`]". Layers forward it, so a cache hit
+    /// through a whole stack costs one future instead of one per layer. Stores without a local
+    /// cache keep the default.
+    fn try_read_local(&self, _name: &SecretName, _opts: &ReadOptions) -> Option<Secret> {
+        None
+    }
+
     /// Reads a secret. `Ok(None)` when it does not exist.
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>>;
 
@@ -338,6 +346,9 @@ macro_rules! forward_store {
             }
             fn cache_address(&self) -> String {
                 (**self).cache_address()
+            }
+            fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+                (**self).try_read_local(name, opts)
             }
             async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
                 (**self).read(name, opts).await

@@ -136,10 +136,10 @@ impl<T: Clone + Send> TokenCache<T> {
     }
 
     fn usable(&self, slot: &Slot<T>, now: Instant) -> bool {
-        if let Some(max_age) = self.max_age {
-            if now.duration_since(slot.fetched_at) >= max_age {
-                return false;
-            }
+        if let Some(max_age) = self.max_age
+            && now.duration_since(slot.fetched_at) >= max_age
+        {
+            return false;
         }
         match slot.token.expiry {
             Some(expiry) => {
@@ -159,13 +159,13 @@ impl<T: Clone + Send> TokenCache<T> {
     {
         let mut state = self.state.lock().await;
         let now = self.clock.now();
-        if let Some(slot) = &state.slot {
-            if self.usable(slot, now) {
-                return Ok(TokenLease {
-                    token: slot.token.token.clone(),
-                    generation: slot.generation,
-                });
-            }
+        if let Some(slot) = &state.slot
+            && self.usable(slot, now)
+        {
+            return Ok(TokenLease {
+                token: slot.token.token.clone(),
+                generation: slot.generation,
+            });
         }
         let previous = state.slot.take().map(|s| s.token.token);
         let fresh = login(previous).await?;

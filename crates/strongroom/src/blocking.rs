@@ -73,7 +73,9 @@ impl Client {
 
     /// Reads a secret's value (`Ok(None)` when missing).
     pub fn get(&self, manager: &str, name: &str) -> Result<Option<SecretValue>> {
-        Ok(self.read(manager, name, &ReadOptions::new())?.map(|s| s.value))
+        Ok(self
+            .read(manager, name, &ReadOptions::new())?
+            .map(|s| s.value))
     }
 
     /// Reads a secret with options.
@@ -87,7 +89,8 @@ impl Client {
     pub fn put(&self, manager: &str, name: &str, value: SecretValue) -> Result<WriteOutcome> {
         let name = SecretName::new(name)?;
         let store = self.registry.manager(manager)?.store();
-        self.runtime.block_on(store.write(&name, value, &WriteOptions::new()))
+        self.runtime
+            .block_on(store.write(&name, value, &WriteOptions::new()))
     }
 
     /// Deletes a secret.
@@ -105,6 +108,7 @@ impl Client {
 
     /// Renders placeholders for a caller in `groups`.
     pub fn render(&self, template: &str, groups: &[String]) -> Result<SecretValue> {
-        self.runtime.block_on(self.registry.render(template, groups))
+        self.runtime
+            .block_on(self.registry.render(template, groups))
     }
 }

@@ -137,8 +137,12 @@ impl Config {
 
 /// Parses a duration setting such as `"90s"`, `"5m"` or `"1h 30m"`.
 pub fn parse_duration(setting: &str, text: &str) -> Result<Duration> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| Error::config(setting, format!("`{text}` is not a duration ({e}); use e.g. \"300s\" or \"5m\"")))
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        Error::config(
+            setting,
+            format!("`{text}` is not a duration ({e}); use e.g. \"300s\" or \"5m\""),
+        )
+    })
 }
 
 /// Provider settings after `${env:NAME}` substitution, with the lookup providers use.
@@ -171,11 +175,17 @@ impl Settings {
                 other => {
                     return Err(Error::config(
                         &format!("managers.{manager}.settings.{k}"),
-                        format!("expected a string, number or boolean, got {}", other.type_str()),
+                        format!(
+                            "expected a string, number or boolean, got {}",
+                            other.type_str()
+                        ),
                     ));
                 }
             };
-            values.insert(k.clone(), substitute_env(&format!("managers.{manager}.settings.{k}"), &text)?);
+            values.insert(
+                k.clone(),
+                substitute_env(&format!("managers.{manager}.settings.{k}"), &text)?,
+            );
         }
         Ok(Settings {
             manager: manager.to_owned(),
@@ -184,7 +194,10 @@ impl Settings {
     }
 
     /// Settings from plain pairs (tests, the LiteLLM environment setup).
-    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(manager: &str, pairs: I) -> Settings {
+    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(
+        manager: &str,
+        pairs: I,
+    ) -> Settings {
         Settings {
             manager: manager.to_owned(),
             values: pairs.into_iter().collect(),
@@ -237,7 +250,10 @@ pub fn substitute_env(setting: &str, text: &str) -> Result<String> {
             .ok_or_else(|| Error::config(setting, "unterminated `${env:…}` reference"))?;
         let var = &after[..end];
         let value = std::env::var(var).map_err(|_| {
-            Error::config(setting, format!("references the environment variable `{var}`, which is not set"))
+            Error::config(
+                setting,
+                format!("references the environment variable `{var}`, which is not set"),
+            )
         })?;
         out.push_str(&value);
         rest = &after[end + 1..];
@@ -278,14 +294,20 @@ mod tests {
 
     #[test]
     fn duplicate_manager_names_are_refused() {
-        let err = Config::from_toml("[managers.a]\nprovider = \"env\"\n[managers.a]\nprovider = \"env\"\n").unwrap_err();
+        let err = Config::from_toml(
+            "[managers.a]\nprovider = \"env\"\n[managers.a]\nprovider = \"env\"\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("duplicate"), "{err}");
     }
 
     #[test]
     fn settings_lookup_accepts_short_names() {
         let s = Settings::from_pairs("m", [("api_base".to_string(), "http://x".to_string())]);
-        assert_eq!(s.lookup("CYBERARK_API_BASE", &["CYBERARK_"]).as_deref(), Some("http://x"));
+        assert_eq!(
+            s.lookup("CYBERARK_API_BASE", &["CYBERARK_"]).as_deref(),
+            Some("http://x")
+        );
         assert_eq!(s.lookup("CYBERARK_ACCOUNT", &["CYBERARK_"]), None);
     }
 }

@@ -99,11 +99,19 @@ impl Registry {
             .ok_or_else(|| Error::config("KEY_MANAGEMENT_SYSTEM", "is not set"))?;
         let settings: KeyManagementSettings = match env("KEY_MANAGEMENT_SETTINGS") {
             Some(json) => serde_json::from_str(&json).map_err(|e| {
-                Error::config("KEY_MANAGEMENT_SETTINGS", format!("not a valid settings object: {e}"))
+                Error::config(
+                    "KEY_MANAGEMENT_SETTINGS",
+                    format!("not a valid settings object: {e}"),
+                )
             })?,
             None => KeyManagementSettings::default(),
         };
-        Registry::from_litellm(&system, &settings, &Settings::from_pairs(&system, std::env::vars())).await
+        Registry::from_litellm(
+            &system,
+            &settings,
+            &Settings::from_pairs(&system, std::env::vars()),
+        )
+        .await
     }
 
     /// Builds a registry from a LiteLLM `key_management_system` and its settings; provider
@@ -194,7 +202,12 @@ impl SecretStore for HostedKeys {
             self.env.read(name, opts).await
         }
     }
-    async fn write(&self, name: &SecretName, value: SecretValue, opts: &WriteOptions) -> Result<WriteOutcome> {
+    async fn write(
+        &self,
+        name: &SecretName,
+        value: SecretValue,
+        opts: &WriteOptions,
+    ) -> Result<WriteOutcome> {
         self.inner.write(name, value, opts).await
     }
     async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {

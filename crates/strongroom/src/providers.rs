@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use strongroom_core::{EnvStore, Error, FileStore, MemoryCache, MemoryStore, Result, SecretCache, SecretStore};
+use strongroom_core::{
+    EnvStore, Error, FileStore, MemoryCache, MemoryStore, Result, SecretCache, SecretStore,
+};
 
 use crate::config::{CacheConfig, CacheKind, Settings};
 
@@ -21,17 +23,19 @@ pub const PROVIDERS: &[(&str, Option<&str>)] = &[
 
 /// Normalises the provider spellings users already have (LiteLLM's names included).
 pub fn canonical_provider(name: &str) -> Option<&'static str> {
-    Some(match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-        "file" | "local-file" => "file",
-        "env" | "environment" | "local" => "env",
-        "memory" => "memory",
-        "conjur" | "cyberark" => "conjur",
-        "hcp-vault" | "vault" | "hashicorp-vault" | "openbao" => "hcp-vault",
-        "akeyless" => "akeyless",
-        "aws" | "aws-secret-manager" | "aws-secrets-manager" => "aws",
-        "azure" | "azure-key-vault" => "azure",
-        _ => return None,
-    })
+    Some(
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "file" | "local-file" => "file",
+            "env" | "environment" | "local" => "env",
+            "memory" => "memory",
+            "conjur" | "cyberark" => "conjur",
+            "hcp-vault" | "vault" | "hashicorp-vault" | "openbao" => "hcp-vault",
+            "akeyless" => "akeyless",
+            "aws" | "aws-secret-manager" | "aws-secrets-manager" => "aws",
+            "azure" | "azure-key-vault" => "azure",
+            _ => return None,
+        },
+    )
 }
 
 #[allow(dead_code)]
@@ -52,7 +56,11 @@ pub async fn build_store(provider: &str, settings: &Settings) -> Result<Arc<dyn 
             &format!("managers.{}.provider", settings.manager()),
             format!(
                 "unknown provider `{provider}`; one of: {}",
-                PROVIDERS.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+                PROVIDERS
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     })?;
@@ -133,7 +141,9 @@ pub fn default_file_path() -> PathBuf {
 pub async fn build_cache(cfg: &CacheConfig) -> Result<Option<Arc<dyn SecretCache>>> {
     match cfg.kind {
         CacheKind::None => Ok(None),
-        CacheKind::Memory => Ok(Some(Arc::new(MemoryCache::new(cfg.max_entries.unwrap_or(100_000))))),
+        CacheKind::Memory => Ok(Some(Arc::new(MemoryCache::new(
+            cfg.max_entries.unwrap_or(100_000),
+        )))),
         CacheKind::Redis => {
             #[cfg(feature = "redis")]
             {

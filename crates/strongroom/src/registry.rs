@@ -140,7 +140,10 @@ impl Registry {
     pub async fn from_file(path: impl AsRef<Path>) -> Result<Registry> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config("config file", format!("cannot read `{}`: {e}", path.display()))
+            Error::config(
+                "config file",
+                format!("cannot read `{}`: {e}", path.display()),
+            )
         })?;
         Registry::from_toml_str(&text)
             .await
@@ -159,7 +162,8 @@ impl Registry {
             (Some(cache), true) => {
                 let mut policy = CachePolicy::new(name);
                 if let Some(ttl) = &mc.cache.ttl {
-                    policy = policy.ttl(parse_duration(&format!("managers.{name}.cache.ttl"), ttl)?);
+                    policy =
+                        policy.ttl(parse_duration(&format!("managers.{name}.cache.ttl"), ttl)?);
                 }
                 if let Some(stale) = &mc.cache.stale_if_error {
                     policy = policy.stale_if_error(parse_duration(
@@ -265,7 +269,9 @@ impl Registry {
 
     /// Renders `template`, failing closed.
     pub async fn render(&self, template: &str, groups: &[String]) -> Result<SecretValue> {
-        Template::parse(template)?.render(&self.resolver(groups)).await
+        Template::parse(template)?
+            .render(&self.resolver(groups))
+            .await
     }
 }
 

@@ -139,9 +139,19 @@ impl<S: SecretStore> SecretStore for AccessControlled<S> {
     fn cache_address(&self) -> String {
         self.inner.cache_address()
     }
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        if self.mode.allows_read() {
+            self.inner.try_read_local(name, opts)
+        } else {
+            None
+        }
+    }
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         if !self.mode.allows_read() {
             return Err(self.refuse(Operation::Read, Some(name)));
+        }
+        if let Some(hit) = self.inner.try_read_local(name, opts) {
+            return Ok(Some(hit));
         }
         self.inner.read(name, opts).await
     }

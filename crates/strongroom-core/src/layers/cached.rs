@@ -294,17 +294,26 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
         self.address.clone()
     }
 
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        if opts.refresh {
+            return None;
+        }
+        let entry = self.cache.try_get_local(&self.key(name, opts))??;
+        let now = SystemTime::now();
+        (entry.fresh_until > now && !entry.secret.is_expired(now)).then_some(entry.secret)
+    }
+
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         let key = self.key(name, opts);
         let mut stale = None;
-        if !opts.refresh {
-            if let Some(entry) = self.lookup(&key).await {
-                let now = SystemTime::now();
-                if entry.fresh_until > now && !entry.secret.is_expired(now) {
-                    return Ok(Some(entry.secret));
-                }
-                stale = Some(entry);
+        if !opts.refresh
+            && let Some(entry) = self.lookup(&key).await
+        {
+            let now = SystemTime::now();
+            if entry.fresh_until > now && !entry.secret.is_expired(now) {
+                return Ok(Some(entry.secret));
             }
+            stale = Some(entry);
         }
         let result = if opts.refresh {
             let epoch = self.state.epoch.load(Ordering::Acquire);
@@ -339,14 +348,14 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
         let mut stale = HashMap::new();
         let now = SystemTime::now();
         for name in &unique {
-            if !opts.refresh {
-                if let Some(entry) = self.lookup(&self.key(name, opts)).await {
-                    if entry.fresh_until > now && !entry.secret.is_expired(now) {
-                        found.insert(name.clone(), Some(entry.secret));
-                        continue;
-                    }
-                    stale.insert(name.clone(), entry);
+            if !opts.refresh
+                && let Some(entry) = self.lookup(&self.key(name, opts)).await
+            {
+                if entry.fresh_until > now && !entry.secret.is_expired(now) {
+                    found.insert(name.clone(), Some(entry.secret));
+                    continue;
                 }
+                stale.insert(name.clone(), entry);
             }
             misses.push(name.clone());
         }

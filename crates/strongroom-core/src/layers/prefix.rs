@@ -21,6 +21,9 @@ use crate::value::SecretValue;
 pub struct Prefixed<S> {
     inner: S,
     prefix: String,
+    /// The prefix is itself a valid name followed by `/`, so prefix + valid name is valid
+    /// without checking the characters again (only the length).
+    prefix_is_valid: bool,
 }
 
 impl<S> Prefixed<S> {
@@ -30,7 +33,13 @@ impl<S> Prefixed<S> {
         if !prefix.is_empty() && !prefix.ends_with('/') {
             prefix.push('/');
         }
-        Prefixed { inner, prefix }
+        let prefix_is_valid = prefix.is_empty()
+            || SecretName::new(prefix.trim_end_matches('/')).is_ok() && prefix.ends_with('/');
+        Prefixed {
+            inner,
+            prefix,
+            prefix_is_valid,
+        }
     }
     /// The normalised prefix (ends with `/` unless empty).
     pub fn prefix(&self) -> &str {
@@ -41,7 +50,11 @@ impl<S> Prefixed<S> {
         &self.inner
     }
     fn full(&self, name: &SecretName) -> Result<SecretName> {
-        name.with_prefix(&self.prefix)
+        if self.prefix_is_valid {
+            name.with_valid_prefix(&self.prefix)
+        } else {
+            name.with_prefix(&self.prefix)
+        }
     }
 }
 
@@ -56,8 +69,15 @@ impl<S: SecretStore> SecretStore for Prefixed<S> {
     fn cache_address(&self) -> String {
         self.inner.cache_address()
     }
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        self.inner.try_read_local(&self.full(name).ok()?, opts)
+    }
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
-        self.inner.read(&self.full(name)?, opts).await
+        let full = self.full(name)?;
+        if let Some(hit) = self.inner.try_read_local(&full, opts) {
+            return Ok(Some(hit));
+        }
+        self.inner.read(&full, opts).await
     }
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
         let full: Vec<SecretName> = names.iter().map(|n| self.full(n)).collect::<Result<_>>()?;

@@ -351,13 +351,13 @@ impl SecretStore for FileStore {
         let cas = opts.cas;
         self.modify(Operation::Write, name, move |doc| {
             let current = doc.secrets.get(&key).map_or(0, |e| e.version);
-            if let Some(cas) = cas {
-                if cas != current {
-                    return Err(Error::new(
-                        ErrorKind::Conflict,
-                        format!("check-and-set expected version {cas}, current is {current}"),
-                    ));
-                }
+            if let Some(cas) = cas
+                && cas != current
+            {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("check-and-set expected version {cas}, current is {current}"),
+                ));
             }
             let (text, b64) = match std::str::from_utf8(value.expose_secret()) {
                 Ok(s) => (Some(Zeroizing::new(s.to_owned())), None),

@@ -89,14 +89,14 @@ impl SecretStore for MemoryStore {
     ) -> Result<WriteOutcome> {
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
         let current = secrets.get(name).map_or(0, |e| e.versions.len() as u64);
-        if let Some(cas) = opts.cas {
-            if cas != current {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!("check-and-set expected version {cas}, current is {current}"),
-                )
-                .context(PROVIDER, Operation::Write, Some(name.as_str())));
-            }
+        if let Some(cas) = opts.cas
+            && cas != current
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("check-and-set expected version {cas}, current is {current}"),
+            )
+            .context(PROVIDER, Operation::Write, Some(name.as_str())));
         }
         let entry = secrets.entry(name.clone()).or_default();
         entry.versions.push((value, SystemTime::now()));
