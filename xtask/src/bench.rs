@@ -5,7 +5,14 @@ use crate::{TaskResult, cargo, run};
 
 pub fn bench(quick: bool) -> TaskResult {
     let mut cmd = cargo();
-    cmd.args(["bench", "-p", "strongroom-core", "--bench", "cache_hit", "--"]);
+    cmd.args([
+        "bench",
+        "-p",
+        "strongroom-core",
+        "--bench",
+        "cache_hit",
+        "--",
+    ]);
     if quick {
         cmd.arg("--test");
     }

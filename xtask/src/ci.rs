@@ -20,12 +20,46 @@ pub struct Provider {
 }
 
 pub const PROVIDERS: &[Provider] = &[
-    Provider { name: "conjur", krate: "strongroom-conjur", sdk_check: true, signature: &["strongroom-conjur", "serde_yaml_ng"] },
-    Provider { name: "hcp-vault", krate: "strongroom-hcp-vault", sdk_check: false, signature: &["strongroom-hcp-vault"] },
-    Provider { name: "akeyless", krate: "strongroom-akeyless", sdk_check: true, signature: &["strongroom-akeyless"] },
-    Provider { name: "aws", krate: "strongroom-aws", sdk_check: false, signature: &["strongroom-aws", "aws-sdk-secretsmanager"] },
-    Provider { name: "azure", krate: "strongroom-azure", sdk_check: true, signature: &["strongroom-azure", "azure_security_keyvault_secrets", "azure_identity"] },
-    Provider { name: "redis", krate: "strongroom-redis", sdk_check: false, signature: &["strongroom-redis", "redis"] },
+    Provider {
+        name: "conjur",
+        krate: "strongroom-conjur",
+        sdk_check: true,
+        signature: &["strongroom-conjur", "serde_yaml_ng"],
+    },
+    Provider {
+        name: "hcp-vault",
+        krate: "strongroom-hcp-vault",
+        sdk_check: false,
+        signature: &["strongroom-hcp-vault"],
+    },
+    Provider {
+        name: "akeyless",
+        krate: "strongroom-akeyless",
+        sdk_check: true,
+        signature: &["strongroom-akeyless"],
+    },
+    Provider {
+        name: "aws",
+        krate: "strongroom-aws",
+        sdk_check: false,
+        signature: &["strongroom-aws", "aws-sdk-secretsmanager"],
+    },
+    Provider {
+        name: "azure",
+        krate: "strongroom-azure",
+        sdk_check: true,
+        signature: &[
+            "strongroom-azure",
+            "azure_security_keyvault_secrets",
+            "azure_identity",
+        ],
+    },
+    Provider {
+        name: "redis",
+        krate: "strongroom-redis",
+        sdk_check: false,
+        signature: &["strongroom-redis", "redis"],
+    },
 ];
 
 #[derive(Default)]
@@ -56,7 +90,14 @@ pub fn ci() -> TaskResult {
     tally.step("fmt", run(cargo().args(["fmt", "--all", "--", "--check"])));
     tally.step(
         "clippy",
-        run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
     );
     let tests = cargo_test(&tools, &["--workspace"], &mut tally);
     tally.step("tests", tests);
@@ -100,7 +141,11 @@ pub fn integration(provider: Option<&str>) -> TaskResult {
                 .ok_or_else(|| {
                     format!(
                         "unknown provider `{name}`; one of: {}",
-                        PROVIDERS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                        PROVIDERS
+                            .iter()
+                            .map(|p| p.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 })?,
         ],
@@ -114,7 +159,10 @@ pub fn integration(provider: Option<&str>) -> TaskResult {
             tally.step(&format!("vendor SDK against the {} fake", p.name), r);
         }
     }
-    println!("xtask integration: {} passed, {} failed", tally.passed, tally.failed);
+    println!(
+        "xtask integration: {} passed, {} failed",
+        tally.passed, tally.failed
+    );
     if tally.failures.is_empty() {
         Ok(())
     } else {
@@ -129,7 +177,9 @@ fn cargo_test(tools: &Tools, scope: &[&str], tally: &mut Tally) -> TaskResult {
     cmd.envs(tools.env());
     cmd.stdout(Stdio::piped());
     eprintln!("$ cargo test {}", scope.join(" "));
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
     let stdout = child.stdout.take().expect("piped");
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         println!("{line}");
@@ -150,8 +200,13 @@ fn count(summary: &str, label: &str) -> u64 {
     summary
         .split(';')
         .find_map(|part| {
-            let part = part.trim().trim_start_matches("ok.").trim_start_matches("FAILED.").trim();
-            part.strip_suffix(label.trim_start()).and_then(|n| n.trim().parse().ok())
+            let part = part
+                .trim()
+                .trim_start_matches("ok.")
+                .trim_start_matches("FAILED.")
+                .trim();
+            part.strip_suffix(label.trim_start())
+                .and_then(|n| n.trim().parse().ok())
         })
         .unwrap_or(0)
 }
@@ -162,7 +217,14 @@ fn sdk_check(tools: &Tools, name: &str) -> TaskResult {
     if !script.exists() {
         return Err(format!("{} is missing", script.display()));
     }
-    run(cargo().args(["build", "--quiet", "-p", "strongroom-testkit", "--bin", "strongroom-fake"]))?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "strongroom-testkit",
+        "--bin",
+        "strongroom-fake",
+    ]))?;
     let bin = workspace_root().join("target/debug/strongroom-fake");
     let mut fake = Command::new(&bin)
         .arg(name)
@@ -184,7 +246,9 @@ fn sdk_check(tools: &Tools, name: &str) -> TaskResult {
         }
         let deadline = Duration::from_secs(300);
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| format!("cannot run the {name} SDK check: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run the {name} SDK check: {e}"))?;
         loop {
             if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
                 return if status.success() {
@@ -219,7 +283,12 @@ fn publishable(pkg: &serde_json::Value) -> bool {
 fn feature_checks() -> TaskResult {
     let meta = metadata()?;
     let mut failures = Vec::new();
-    for pkg in meta["packages"].as_array().into_iter().flatten().filter(|p| publishable(p)) {
+    for pkg in meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| publishable(p))
+    {
         let name = pkg["name"].as_str().unwrap_or_default();
         let mut sets: Vec<Vec<String>> = vec![vec![]];
         if let Some(features) = pkg["features"].as_object() {
@@ -238,7 +307,11 @@ fn feature_checks() -> TaskResult {
             }
         }
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 /// The facade with one provider feature pulls in no other provider's crates.
@@ -254,23 +327,53 @@ fn facade_isolation() -> TaskResult {
     let mut failures = Vec::new();
     for p in PROVIDERS.iter().filter(|p| features.contains_key(p.name)) {
         let tree = output(cargo().args([
-            "tree", "-p", "strongroom", "--no-default-features", "--features", p.name,
-            "--edges", "normal", "--prefix", "none", "--format", "{p}",
+            "tree",
+            "-p",
+            "strongroom",
+            "--no-default-features",
+            "--features",
+            p.name,
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
         ]))?;
-        let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        let crates: Vec<&str> = tree
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
         for other in PROVIDERS.iter().filter(|o| o.name != p.name) {
             for sig in other.signature.iter().filter(|s| !p.signature.contains(s)) {
                 if crates.contains(sig) {
-                    failures.push(format!("feature `{}` pulls in `{sig}` (from {})", p.name, other.name));
+                    failures.push(format!(
+                        "feature `{}` pulls in `{sig}` (from {})",
+                        p.name, other.name
+                    ));
                 }
             }
         }
-        eprintln!("facade feature {}: {} crates, no other provider's", p.name, crates.len());
+        eprintln!(
+            "facade feature {}: {} crates, no other provider's",
+            p.name,
+            crates.len()
+        );
     }
-    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 /// Every publishable crate packages (manifest metadata, included files).
 fn packaging() -> TaskResult {
-    run(cargo().args(["package", "--workspace", "--no-verify", "--quiet", "--allow-dirty"]))
+    run(cargo().args([
+        "package",
+        "--workspace",
+        "--no-verify",
+        "--quiet",
+        "--allow-dirty",
+    ]))
 }

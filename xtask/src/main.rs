@@ -27,7 +27,11 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <ci | integration [--provider NAME] | setup | bench [--quick]>\n\
                  providers: {}",
-                ci::PROVIDERS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                ci::PROVIDERS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             return ExitCode::from(2);
         }

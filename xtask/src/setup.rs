@@ -47,9 +47,18 @@ impl Tools {
         vec![
             ("STRONGROOM_REQUIRE_SERVERS".into(), "1".into()),
             ("STRONGROOM_BAO_BIN".into(), self.bao.display().to_string()),
-            ("STRONGROOM_MOTO_SERVER_BIN".into(), self.moto_server.display().to_string()),
-            ("STRONGROOM_REDIS_SERVER_BIN".into(), self.redis_server.display().to_string()),
-            ("STRONGROOM_PYTHON".into(), self.python.display().to_string()),
+            (
+                "STRONGROOM_MOTO_SERVER_BIN".into(),
+                self.moto_server.display().to_string(),
+            ),
+            (
+                "STRONGROOM_REDIS_SERVER_BIN".into(),
+                self.redis_server.display().to_string(),
+            ),
+            (
+                "STRONGROOM_PYTHON".into(),
+                self.python.display().to_string(),
+            ),
             ("STRONGROOM_REDIS_URL".into(), self.redis_url.clone()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("PATH".into(), path),
@@ -78,7 +87,10 @@ pub fn setup() -> TaskResult<Tools> {
     };
     for (what, p) in [("bao", &tools.bao), ("moto_server", &tools.moto_server)] {
         if !p.exists() {
-            return Err(format!("{what} is missing at {} after installing", p.display()));
+            return Err(format!(
+                "{what} is missing at {} after installing",
+                p.display()
+            ));
         }
     }
     Ok(tools)
@@ -87,12 +99,18 @@ pub fn setup() -> TaskResult<Tools> {
 fn ensure_venv(venv: &Path) -> TaskResult {
     let marker = venv.join(".strongroom-packages");
     let wanted = PY_PACKAGES.join("\n");
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted) && venv.join("bin/bao").exists() {
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted) && venv.join("bin/bao").exists()
+    {
         return Ok(());
     }
     let python = ["python3", "python"]
         .into_iter()
-        .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .ok_or("python3 is needed for the test servers (OpenBao, moto) and was not found")?;
     if !venv.join("bin/python").exists() {
         if run(Command::new(python).args(["-m", "venv"]).arg(venv)).is_err() {
@@ -102,13 +120,18 @@ fn ensure_venv(venv: &Path) -> TaskResult {
         }
     }
     let pip = venv.join("bin/pip");
-    run(Command::new(&pip).args(["install", "--quiet", "--disable-pip-version-check"]).args(PY_PACKAGES))?;
-    std::fs::write(&marker, wanted).map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    run(Command::new(&pip)
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(PY_PACKAGES))?;
+    std::fs::write(&marker, wanted)
+        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     Ok(())
 }
 
 fn redis_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)) else {
+    let Ok(mut s) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
+    else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
@@ -163,7 +186,16 @@ fn ensure_redis() -> TaskResult<PathBuf> {
     if !redis_answers(6379) {
         eprintln!("Redis is not answering on 127.0.0.1:6379; starting one");
         run(Command::new(&server).args([
-            "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
         ]))?;
         for _ in 0..50 {
             if redis_answers(6379) {

@@ -122,9 +122,16 @@ impl Suite {
             .await
             .expect("read")
             .expect("the written secret reads back");
-        assert_eq!(got.value.expose_str().unwrap(), v, "round trip returns the value written");
+        assert_eq!(
+            got.value.expose_str().unwrap(),
+            v,
+            "round trip returns the value written"
+        );
         let debug = format!("{got:?} {:?}", got.value);
-        assert!(!debug.contains(&v), "Debug of a Secret must not show the value");
+        assert!(
+            !debug.contains(&v),
+            "Debug of a Secret must not show the value"
+        );
     }
 
     async fn overwrite(&mut self) {
@@ -132,7 +139,11 @@ impl Suite {
         let (a, b) = (self.value("ow1"), self.value("ow2"));
         self.put(&name, &a).await;
         self.put(&name, &b).await;
-        assert_eq!(self.get(&name).await.as_deref(), Some(b.as_str()), "a second write replaces the value");
+        assert_eq!(
+            self.get(&name).await.as_deref(),
+            Some(b.as_str()),
+            "a second write replaces the value"
+        );
     }
 
     async fn missing(&mut self) {
@@ -159,7 +170,11 @@ impl Suite {
                 .await;
             if supported {
                 written.unwrap_or_else(|e| panic!("write {name:?}: {e}"));
-                assert_eq!(self.get(&name).await.as_deref(), Some(v.as_str()), "name {name:?}");
+                assert_eq!(
+                    self.get(&name).await.as_deref(),
+                    Some(v.as_str()),
+                    "name {name:?}"
+                );
             } else {
                 let err = written.expect_err("an unsupported name must be refused");
                 assert_eq!(err.kind(), &ErrorKind::InvalidName, "{name:?}: {err}");
@@ -174,11 +189,18 @@ impl Suite {
         let deleted = self.store.delete(&name, &self.opts.delete_options).await;
         if self.store.capabilities().delete {
             deleted.unwrap_or_else(|e| panic!("delete {name}: {e}"));
-            assert_eq!(self.get(&name).await, None, "a deleted secret reads as None");
+            assert_eq!(
+                self.get(&name).await,
+                None,
+                "a deleted secret reads as None"
+            );
         } else {
             let err = deleted.expect_err("delete must fail when the capability is off");
             assert_eq!(err.kind(), &ErrorKind::Unsupported, "{err}");
-            assert!(err.hint().is_some(), "an unsupported delete says what to do instead");
+            assert!(
+                err.hint().is_some(),
+                "an unsupported delete says what to do instead"
+            );
         }
     }
 
@@ -186,7 +208,9 @@ impl Suite {
         if !self.store.capabilities().list {
             return;
         }
-        let names: Vec<SecretName> = (0..3).map(|i| self.name(&format!("listed/item-{i}"))).collect();
+        let names: Vec<SecretName> = (0..3)
+            .map(|i| self.name(&format!("listed/item-{i}")))
+            .collect();
         for n in &names {
             let v = self.value("list");
             self.put(n, &v).await;
@@ -194,7 +218,10 @@ impl Suite {
         let prefix = format!("{}/listed/", self.opts.prefix);
         let listed = self.store.list(Some(&prefix)).await.expect("list");
         for n in &names {
-            assert!(listed.contains(n), "list({prefix}) must include {n}; got {listed:?}");
+            assert!(
+                listed.contains(n),
+                "list({prefix}) must include {n}; got {listed:?}"
+            );
         }
         assert!(
             listed.iter().all(|n| n.as_str().starts_with(&prefix)),
@@ -220,23 +247,52 @@ impl Suite {
             let store = Arc::clone(&self.store);
             async move { store.read(name, &ReadOptions::new()).await }
         });
-        for ((name, v), got) in names.iter().zip(&values).zip(futures_util::future::join_all(reads).await) {
-            let got = got.unwrap_or_else(|e| panic!("concurrent read {name}: {e}")).expect("present");
-            assert_eq!(got.value.expose_str().unwrap(), v, "concurrent read of {name}");
+        for ((name, v), got) in names
+            .iter()
+            .zip(&values)
+            .zip(futures_util::future::join_all(reads).await)
+        {
+            let got = got
+                .unwrap_or_else(|e| panic!("concurrent read {name}: {e}"))
+                .expect("present");
+            assert_eq!(
+                got.value.expose_str().unwrap(),
+                v,
+                "concurrent read of {name}"
+            );
         }
         // read_many: duplicates collapse, a missing name is None and hides nothing.
         let missing = self.name("conc/not-there");
         let mut ask = names.clone();
         ask.push(names[0].clone());
         ask.push(missing.clone());
-        let got = self.store.read_many(&ask, &ReadOptions::new()).await.expect("read_many");
-        assert_eq!(got.len(), n + 1, "read_many returns each distinct name once");
+        let got = self
+            .store
+            .read_many(&ask, &ReadOptions::new())
+            .await
+            .expect("read_many");
+        assert_eq!(
+            got.len(),
+            n + 1,
+            "read_many returns each distinct name once"
+        );
         for (name, secret) in &got {
             if *name == missing {
                 assert!(secret.is_none(), "missing name reads as None in read_many");
             } else {
-                let i = names.iter().position(|x| x == name).expect("asked-for name");
-                assert_eq!(secret.as_ref().expect("present").value.expose_str().unwrap(), values[i]);
+                let i = names
+                    .iter()
+                    .position(|x| x == name)
+                    .expect("asked-for name");
+                assert_eq!(
+                    secret
+                        .as_ref()
+                        .expect("present")
+                        .value
+                        .expose_str()
+                        .unwrap(),
+                    values[i]
+                );
             }
         }
     }
@@ -245,7 +301,8 @@ impl Suite {
         let name = self.name("single-flight");
         let v = self.value("sf");
         self.put(&name, &v).await;
-        let counting = CountingStore::new(Arc::clone(&self.store)).with_read_delay(Duration::from_millis(50));
+        let counting =
+            CountingStore::new(Arc::clone(&self.store)).with_read_delay(Duration::from_millis(50));
         let counts = counting.counts();
         let cached = Arc::new(counting.with_cache(
             Arc::new(MemoryCache::new(1000)),
@@ -257,14 +314,36 @@ impl Suite {
             async move { cached.read(&name, &ReadOptions::new()).await }
         });
         for r in futures_util::future::join_all(reads).await {
-            assert_eq!(r.expect("read").expect("present").value.expose_str().unwrap(), v);
+            assert_eq!(
+                r.expect("read")
+                    .expect("present")
+                    .value
+                    .expose_str()
+                    .unwrap(),
+                v
+            );
         }
-        assert_eq!(counts.reads(), 1, "200 concurrent cold reads must make exactly 1 backend read");
+        assert_eq!(
+            counts.reads(),
+            1,
+            "200 concurrent cold reads must make exactly 1 backend read"
+        );
         // A write through the cache invalidates it.
         let v2 = self.value("sf2");
-        cached.write(&name, SecretValue::from(v2.as_str()), &WriteOptions::new()).await.expect("write");
-        let got = cached.read(&name, &ReadOptions::new()).await.expect("read").expect("present");
-        assert_eq!(got.value.expose_str().unwrap(), v2, "a write invalidates the cached value");
+        cached
+            .write(&name, SecretValue::from(v2.as_str()), &WriteOptions::new())
+            .await
+            .expect("write");
+        let got = cached
+            .read(&name, &ReadOptions::new())
+            .await
+            .expect("read")
+            .expect("present");
+        assert_eq!(
+            got.value.expose_str().unwrap(),
+            v2,
+            "a write invalidates the cached value"
+        );
     }
 
     async fn access_modes(&mut self) {
@@ -275,18 +354,29 @@ impl Suite {
         let wo = counting.with_access_mode(AccessMode::WriteOnly);
         let v = self.value("acc");
         let denied = [
-            ro.write(&name, SecretValue::from(v.as_str()), &WriteOptions::new()).await.map(|_| ()),
+            ro.write(&name, SecretValue::from(v.as_str()), &WriteOptions::new())
+                .await
+                .map(|_| ()),
             ro.delete(&name, &DeleteOptions::new()).await,
             wo.read(&name, &ReadOptions::new()).await.map(|_| ()),
-            wo.read_many(std::slice::from_ref(&name), &ReadOptions::new()).await.map(|_| ()),
+            wo.read_many(std::slice::from_ref(&name), &ReadOptions::new())
+                .await
+                .map(|_| ()),
             wo.list(None).await.map(|_| ()),
         ];
         for d in denied {
             let err = d.expect_err("the access mode must refuse");
             assert_eq!(err.kind(), &ErrorKind::AccessDenied, "{err}");
-            assert!(!err.to_string().contains(&v), "a refusal never echoes the value");
+            assert!(
+                !err.to_string().contains(&v),
+                "a refusal never echoes the value"
+            );
         }
-        assert_eq!(counts.total(), 0, "refused operations must not reach the backend");
+        assert_eq!(
+            counts.total(),
+            0,
+            "refused operations must not reach the backend"
+        );
     }
 
     async fn errors_do_not_leak(&mut self) {
@@ -296,11 +386,17 @@ impl Suite {
         self.put(&name, &v).await;
         if let Err(err) = self.store.read(&name, &ReadOptions::new().field("x")).await {
             let text = format!("{err} {err:?}");
-            assert!(!text.contains(&v), "error text must not contain the secret value");
+            assert!(
+                !text.contains(&v),
+                "error text must not contain the secret value"
+            );
         }
         let debug = format!("{:?}", self.store);
         for v in &self.values {
-            assert!(!debug.contains(v.as_str()), "Debug of the store must not contain values");
+            assert!(
+                !debug.contains(v.as_str()),
+                "Debug of the store must not contain values"
+            );
         }
         let needles: Vec<&str> = self.values.iter().map(String::as_str).collect();
         logs::assert_absent(&needles);

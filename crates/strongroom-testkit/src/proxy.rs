@@ -60,7 +60,9 @@ impl FaultProxy {
         let (t, c) = (Arc::clone(&target), Arc::clone(&connections));
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
                 c.fetch_add(1, Ordering::SeqCst);
                 let rx = mode_rx.clone();
                 let target = *t.lock().unwrap();

@@ -17,7 +17,9 @@ pub fn find_tool(env_var: &str, binary: &str, provider: &str) -> PathBuf {
             return p;
         }
     }
-    let venv = workspace_root().join("target/strongroom-venv/bin").join(binary);
+    let venv = workspace_root()
+        .join("target/strongroom-venv/bin")
+        .join(binary);
     if venv.exists() {
         return venv;
     }
