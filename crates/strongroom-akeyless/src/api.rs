@@ -37,7 +37,7 @@ impl Body {
 impl Drop for Body {
     fn drop(&mut self) {
         for v in self.0.values_mut() {
-            wipe(v);
+            strongroom_core::wipe_json(v);
         }
     }
 }
@@ -47,16 +47,7 @@ pub(crate) struct Wiped(pub(crate) Value);
 
 impl Drop for Wiped {
     fn drop(&mut self) {
-        wipe(&mut self.0);
-    }
-}
-
-fn wipe(v: &mut Value) {
-    match v {
-        Value::String(s) => s.zeroize(),
-        Value::Array(a) => a.iter_mut().for_each(wipe),
-        Value::Object(o) => o.values_mut().for_each(wipe),
-        _ => {}
+        strongroom_core::wipe_json(&mut self.0);
     }
 }
 

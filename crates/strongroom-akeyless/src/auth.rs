@@ -15,7 +15,7 @@ use serde_json::Value;
 use strongroom_core::{Clock, Error, ErrorKind, Operation, Result, SecretValue, TemporaryToken};
 use zeroize::Zeroizing;
 
-use crate::api::{Api, AuthOutput, Body};
+use crate::api::{Api, AuthOutput, Body, Reply};
 use crate::config::{AccessType, EnvLookup, Method, Settings};
 use crate::error::PROVIDER;
 
@@ -113,18 +113,7 @@ impl Authenticator {
                 err
             });
         }
-        let mut out: AuthOutput = reply.json("auth")?;
-        let token = out
-            .token
-            .take()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::protocol("the `/auth` answer has no token"))?;
-        let raw = out.creds.as_ref().and_then(|c| c.expiry.as_ref());
-        let expiry = token_expiry(raw, self.ttl, &*self.clock);
-        Ok(TemporaryToken {
-            token: SecretValue::from(token),
-            expiry: Some(expiry),
-        })
+        token_from_reply(&reply, self.ttl, &*self.clock)
     }
 
     fn saml_hint(&self) -> String {
@@ -233,6 +222,26 @@ fn expiry_system_time(raw: &Value) -> Option<SystemTime> {
         return None;
     }
     Some(UNIX_EPOCH + Duration::from_secs_f64(secs))
+}
+
+/// The token of a successful `/auth` answer and when it expires.
+pub(crate) fn token_from_reply(
+    reply: &Reply,
+    ttl: Duration,
+    clock: &dyn Clock,
+) -> Result<TemporaryToken<SecretValue>> {
+    let mut out: AuthOutput = reply.json("auth")?;
+    let token = out
+        .token
+        .take()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::protocol("the `/auth` answer has no token"))?;
+    let raw = out.creds.as_ref().and_then(|c| c.expiry.as_ref());
+    let expiry = token_expiry(raw, ttl, clock);
+    Ok(TemporaryToken {
+        token: SecretValue::from(token),
+        expiry: Some(expiry),
+    })
 }
 
 /// When a token from `/auth` expires: `creds.expiry` when usable, never later than

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use strongroom_core::settings::{parse_bool, parse_duration};
 use strongroom_core::{Clock, Error, HttpOptions, Result, RetryPolicy, SecretValue, SystemClock};
 
 use crate::store::AkeylessStore;
@@ -456,22 +457,6 @@ fn parse_api_host(raw: &str) -> Result<String> {
         return Err(Error::config("api_host", "must not carry credentials"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
-    }
-}
-
-fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    v.parse::<u64>()
-        .map(Duration::from_secs)
-        .ok()
-        .or_else(|| humantime::parse_duration(v).ok())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ const LISTED_TYPES: [&str; 3] = ["static-secret", "dynamic-secret", "rotated-sec
 
 /// An item's type, as `describe-item` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum ItemKind {
+pub(crate) enum ItemKind {
     Static,
     Dynamic,
     Rotated,
@@ -107,7 +107,7 @@ fn to_path(name: &SecretName) -> String {
 }
 
 /// `/a/b` → `a/b` (names that are not valid [`SecretName`]s are skipped by the caller).
-fn from_path(path: &str) -> Option<SecretName> {
+pub(crate) fn from_path(path: &str) -> Option<SecretName> {
     SecretName::new(path.strip_prefix('/').unwrap_or(path)).ok()
 }
 
@@ -140,6 +140,56 @@ fn value_text(v: &mut Value) -> SecretValue {
         Value::String(s) => SecretValue::from(std::mem::take(s)),
         other => SecretValue::from_bytes(serde_json::to_vec(other).unwrap_or_default()),
     }
+}
+
+/// A `describe-item` answer: the item's type, `Ok(None)` when the item does not exist.
+pub(crate) fn describe_answer(reply: &Reply) -> Result<Option<ItemKind>> {
+    if reply.status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !reply.is_success() {
+        return Err(reply.error());
+    }
+    let item: Item = reply.json("describe-item")?;
+    let t = item
+        .item_type
+        .ok_or_else(|| Error::protocol("the `describe-item` answer has no item_type"))?;
+    Ok(Some(ItemKind::from_wire(&t)))
+}
+
+/// A `get-secret-value` answer: the values by absolute path, `Ok(None)` on 404.
+pub(crate) fn values_answer(reply: &Reply) -> Result<Option<HashMap<String, SecretValue>>> {
+    if reply.status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !reply.is_success() {
+        return Err(reply.error());
+    }
+    let mut doc = reply.wiped("get-secret-value")?;
+    let Value::Object(map) = &mut doc.0 else {
+        return Err(crate::error::malformed("get-secret-value"));
+    };
+    let mut out = HashMap::with_capacity(map.len());
+    for (k, v) in map.iter_mut() {
+        let key = if k.starts_with('/') {
+            k.clone()
+        } else {
+            format!("/{k}")
+        };
+        out.insert(key, value_text(v));
+    }
+    Ok(Some(out))
+}
+
+/// A `list-items` answer, `Ok(None)` when the folder does not exist (404).
+pub(crate) fn list_answer(reply: &Reply) -> Result<Option<ListOutput>> {
+    if reply.status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !reply.is_success() {
+        return Err(reply.error());
+    }
+    reply.json("list-items").map(Some)
 }
 
 /// A dynamic secret's lease, from the fields producers use.
@@ -247,17 +297,7 @@ impl AkeylessStore {
         let reply = self
             .call("describe-item", Body::new().set("name", path), true)
             .await?;
-        if reply.status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !reply.is_success() {
-            return Err(reply.error());
-        }
-        let item: Item = reply.json("describe-item")?;
-        let t = item
-            .item_type
-            .ok_or_else(|| Error::protocol("the `describe-item` answer has no item_type"))?;
-        Ok(Some(ItemKind::from_wire(&t)))
+        describe_answer(&reply)
     }
 
     /// `get-secret-value` for several paths; `Ok(None)` when the call failed with 404.
@@ -274,26 +314,7 @@ impl AkeylessStore {
             body.put("version", v);
         }
         let reply = self.call("get-secret-value", body, true).await?;
-        if reply.status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !reply.is_success() {
-            return Err(reply.error());
-        }
-        let mut doc = reply.wiped("get-secret-value")?;
-        let Value::Object(map) = &mut doc.0 else {
-            return Err(crate::error::malformed("get-secret-value"));
-        };
-        let mut out = HashMap::with_capacity(map.len());
-        for (k, v) in map.iter_mut() {
-            let key = if k.starts_with('/') {
-                k.clone()
-            } else {
-                format!("/{k}")
-            };
-            out.insert(key, value_text(v));
-        }
-        Ok(Some(out))
+        values_answer(&reply)
     }
 
     async fn read_static(&self, path: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
@@ -444,13 +465,9 @@ impl AkeylessStore {
                 body.put("pagination-token", t.as_str());
             }
             let reply = self.call("list-items", body, true).await?;
-            if reply.status == reqwest::StatusCode::NOT_FOUND {
+            let Some(out) = list_answer(&reply)? else {
                 return Ok(());
-            }
-            if !reply.is_success() {
-                return Err(reply.error());
-            }
-            let out: ListOutput = reply.json("list-items")?;
+            };
             for item in out.items.unwrap_or_default() {
                 if let Some(n) = item.item_name.as_deref().and_then(from_path) {
                     names.insert(n);

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use strongroom_core::http::{
@@ -13,18 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::auth::Auth;
 
-/// Everything but the unreserved characters is percent-encoded: `/` → `%2F`, space → `%20`,
-/// `@` → `%40`, `+` → `%2B`, `,` → `%2C`, `:` → `%3A`.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Percent-encodes one path segment or query value.
-pub(crate) fn enc(s: &str) -> String {
-    utf8_percent_encode(s, COMPONENT).to_string()
-}
+/// Percent-encodes one path segment or query value: `/` → `%2F`, space → `%20`, `@` → `%40`,
+/// `+` → `%2B`, `,` → `%2C`, `:` → `%3A`.
+pub(crate) use strongroom_core::http::encode_component as enc;
 
 /// An HTTP answer, body read in full (wiped on drop: it may hold a value or a token).
 pub(crate) struct Reply {

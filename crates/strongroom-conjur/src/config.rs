@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use strongroom_core::settings::{parse_bool, parse_duration};
 use strongroom_core::{Clock, Error, HttpOptions, Result, RetryPolicy, SecretValue, SystemClock};
 
 use crate::policy;
@@ -529,28 +530,6 @@ pub(crate) struct Settings {
     pub(crate) list_search: bool,
     pub(crate) list_page_size: usize,
     pub(crate) clock: Arc<dyn Clock>,
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
-    }
-}
-
-fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
-        return None;
-    }
-    humantime::parse_duration(v).ok()
 }
 
 fn check_text(setting: &str, v: &str) -> Result<()> {

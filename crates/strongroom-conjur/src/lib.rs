@@ -34,6 +34,8 @@ mod api;
 mod auth;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod policy;
 mod store;
 

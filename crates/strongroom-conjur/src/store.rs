@@ -233,30 +233,13 @@ impl ConjurStore {
         let base64 = reply
             .header("content-encoding")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("base64"));
-        let map: HashMap<String, serde_json::Value> = serde_json::from_slice(&reply.body)
-            .map_err(|_| Error::protocol("the batch answer is not a JSON object"))?;
-        let mut map = WipedMap(map);
-        let mut out = Vec::with_capacity(names.len());
-        let mut missing = Vec::new();
-        for name in names {
-            let key = inner.api.qualified(name.as_str());
-            let Some(serde_json::Value::String(text)) = map.0.get_mut(&key) else {
-                missing.push(name.clone());
-                continue;
-            };
-            let text = Zeroizing::new(std::mem::take(text));
-            let bytes = if base64 {
-                decode_any_base64(&text)
-                    .ok_or_else(|| Error::protocol("a batch value is not valid base64"))?
-                    .to_vec()
-            } else {
-                text.as_bytes().to_vec()
-            };
-            out.push((
-                name.clone(),
-                select(Secret::new(SecretValue::from_bytes(bytes)), opts)?,
-            ));
-        }
+        let (mut out, missing) = parse_batch(
+            &reply.body,
+            base64,
+            |id| inner.api.qualified(id),
+            names,
+            opts,
+        )?;
         if !missing.is_empty() {
             // The batch is all-or-nothing; an answer without some ids is odd — ask for each.
             out.extend(self.read_singles(&missing, opts).await?);
@@ -307,17 +290,48 @@ impl ConjurStore {
     }
 }
 
+/// Parses a `200` batch answer (`{"<account>:variable:<id>": "<value>", …}`, values base64
+/// when `base64`): the values of `names` found in it, and the names it does not hold.
+pub(crate) fn parse_batch(
+    body: &[u8],
+    base64: bool,
+    qualified: impl Fn(&str) -> String,
+    names: &[SecretName],
+    opts: &ReadOptions,
+) -> Result<(ReadManyResult, Vec<SecretName>)> {
+    let map: HashMap<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|_| Error::protocol("the batch answer is not a JSON object"))?;
+    let mut map = WipedMap(map);
+    let mut out = Vec::with_capacity(names.len());
+    let mut missing = Vec::new();
+    for name in names {
+        let key = qualified(name.as_str());
+        let Some(serde_json::Value::String(text)) = map.0.get_mut(&key) else {
+            missing.push(name.clone());
+            continue;
+        };
+        let text = Zeroizing::new(std::mem::take(text));
+        let bytes = if base64 {
+            decode_any_base64(&text)
+                .ok_or_else(|| Error::protocol("a batch value is not valid base64"))?
+                .to_vec()
+        } else {
+            text.as_bytes().to_vec()
+        };
+        out.push((
+            name.clone(),
+            select(Secret::new(SecretValue::from_bytes(bytes)), opts)?,
+        ));
+    }
+    Ok((out, missing))
+}
+
 /// A JSON map whose strings are wiped when dropped.
 struct WipedMap(HashMap<String, serde_json::Value>);
 
 impl Drop for WipedMap {
     fn drop(&mut self) {
-        use zeroize::Zeroize;
-        for v in self.0.values_mut() {
-            if let serde_json::Value::String(s) = v {
-                s.zeroize();
-            }
-        }
+        self.0.values_mut().for_each(strongroom_core::wipe_json);
     }
 }
 

@@ -167,6 +167,39 @@ fn read_file(setting: &str, path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| Error::config(setting, format!("cannot read `{}`: {e}", path.display())))
 }
 
+/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is percent-encoded:
+/// a space becomes `%20` (never `+`), `/` becomes `%2F`.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes one URL path component completely (slashes included).
+///
+/// ```
+/// assert_eq!(strongroom_core::http::encode_component("prod/db pw"), "prod%2Fdb%20pw");
+/// ```
+pub fn encode_component(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
+}
+
+/// Appends a `/`-separated path to `out`, each segment percent-encoded, the `/` kept.
+///
+/// ```
+/// let mut url = String::from("http://h/v1/secret/data/");
+/// strongroom_core::http::push_encoded_path(&mut url, "app/db pw");
+/// assert_eq!(url, "http://h/v1/secret/data/app/db%20pw");
+/// ```
+pub fn push_encoded_path(out: &mut String, path: &str) {
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.extend(percent_encoding::utf8_percent_encode(seg, COMPONENT));
+    }
+}
+
 /// Parses a `Retry-After` header (seconds or an HTTP date).
 pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers

@@ -40,6 +40,7 @@ mod name;
 mod placeholder;
 mod retry;
 mod secret;
+pub mod settings;
 mod store;
 mod stores;
 mod token;
@@ -64,7 +65,7 @@ pub use store::{
 };
 pub use stores::{EnvStore, FileStore, MemoryStore};
 pub use token::{TemporaryToken, TokenCache, TokenLease};
-pub use value::SecretValue;
+pub use value::{SecretValue, WipedJson, wipe_json};
 
 /// Re-exported so downstream crates implement [`SecretStore`] with the same macro.
 pub use async_trait::async_trait;

@@ -92,20 +92,36 @@ impl SecretValue {
     }
 }
 
-/// A parsed JSON document whose strings are wiped when it is dropped.
-pub(crate) struct WipedJson(pub(crate) serde_json::Value);
+/// A parsed JSON document whose strings (keys stay) are wiped when it is dropped: for
+/// answers that carry secret values.
+///
+/// ```
+/// let doc: strongroom_core::WipedJson = serde_json::from_str(r#"{"data":{"key":"v"}}"#).unwrap();
+/// assert_eq!(doc.0["data"]["key"], "v");
+/// ```
+#[derive(Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WipedJson(pub serde_json::Value);
+
+impl fmt::Debug for WipedJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WipedJson([REDACTED])")
+    }
+}
 
 impl Drop for WipedJson {
     fn drop(&mut self) {
-        fn wipe(v: &mut serde_json::Value) {
-            match v {
-                serde_json::Value::String(s) => s.zeroize(),
-                serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
-                serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
-                _ => {}
-            }
-        }
-        wipe(&mut self.0);
+        wipe_json(&mut self.0);
+    }
+}
+
+/// Zeroizes every string value inside `v`, recursively.
+pub fn wipe_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe_json),
+        serde_json::Value::Object(o) => o.values_mut().for_each(wipe_json),
+        _ => {}
     }
 }
 

@@ -3,36 +3,20 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::HeaderValue;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 use strongroom_core::http::send_with_retry;
 use strongroom_core::{Result, RetryPolicy};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::config::{NamespaceMode, Settings};
 use crate::error::unreachable;
 
-/// Everything but the unreserved characters is percent-encoded in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+pub(crate) use strongroom_core::http::push_encoded_path;
 
 pub(crate) const X_VAULT_TOKEN: &str = "x-vault-token";
 pub(crate) const X_VAULT_NAMESPACE: &str = "x-vault-namespace";
-
-/// Appends `path` (`/`-separated) to `out` with every segment percent-encoded.
-pub(crate) fn push_encoded_path(out: &mut String, path: &str) {
-    for (i, seg) in path.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        out.extend(utf8_percent_encode(seg, SEGMENT));
-    }
-}
 
 /// The HTTP side of the store: client, retry policy and precomputed URL bases.
 pub(crate) struct Api {
@@ -229,15 +213,7 @@ pub(crate) struct WipedMap(pub(crate) serde_json::Map<String, serde_json::Value>
 
 impl Drop for WipedMap {
     fn drop(&mut self) {
-        fn wipe(v: &mut serde_json::Value) {
-            match v {
-                serde_json::Value::String(s) => s.zeroize(),
-                serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
-                serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
-                _ => {}
-            }
-        }
-        self.0.values_mut().for_each(wipe);
+        self.0.values_mut().for_each(strongroom_core::wipe_json);
     }
 }
 

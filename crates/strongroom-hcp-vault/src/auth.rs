@@ -50,6 +50,40 @@ fn header_value(token: &[u8]) -> Result<HeaderValue> {
     Ok(h)
 }
 
+/// Interprets a log-in or renew-self answer: the token header to send (`prev` when a renewal
+/// answers without a token), the lease granted and whether the token is renewable.
+pub(crate) fn login_answer(
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    bytes: &[u8],
+    prev: Option<&HeaderValue>,
+) -> Result<(HeaderValue, Duration, bool)> {
+    if !status.is_success() {
+        return Err(login_error(status, retry_after, bytes));
+    }
+    let parsed: AuthResponse = serde_json::from_slice(bytes)
+        .map_err(|_| Error::protocol("the log-in answer is not the expected JSON"))?;
+    let auth = parsed
+        .auth
+        .ok_or_else(|| Error::protocol("the log-in answer has no `auth` block"))?;
+    let header = match prev {
+        // renew-self answers with the same token.
+        Some(p) if auth.client_token.is_empty() => p.clone(),
+        _ if auth.client_token.is_empty() => {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "the log-in answer has no client token",
+            ));
+        }
+        _ => header_value(auth.client_token.as_bytes())?,
+    };
+    Ok((
+        header,
+        Duration::from_secs(auth.lease_duration),
+        auth.renewable,
+    ))
+}
+
 enum Login {
     Static(TokenLease<VaultToken>),
     AppRole {
@@ -264,27 +298,9 @@ impl Auth {
         let status = resp.status();
         let retry_after = strongroom_core::http::parse_retry_after(resp.headers());
         let bytes = api::body(resp).await?;
-        if !status.is_success() {
-            return Err(login_error(status, retry_after, &bytes));
-        }
-        let parsed: AuthResponse = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::protocol("the log-in answer is not the expected JSON"))?;
-        let auth = parsed
-            .auth
-            .ok_or_else(|| Error::protocol("the log-in answer has no `auth` block"))?;
-        let header = match prev {
-            // renew-self answers with the same token.
-            Some(p) if auth.client_token.is_empty() => p.header.clone(),
-            _ if auth.client_token.is_empty() => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    "the log-in answer has no client token",
-                ));
-            }
-            _ => header_value(auth.client_token.as_bytes())?,
-        };
+        let (header, lease, renewable) =
+            login_answer(status, retry_after, &bytes, prev.map(|p| &p.header))?;
         let now = clock.now();
-        let lease = Duration::from_secs(auth.lease_duration);
         let (expires_at, refresh_at) = if lease.is_zero() {
             (None, None)
         } else {
@@ -293,7 +309,7 @@ impl Auth {
         let token = TemporaryToken {
             token: VaultToken {
                 header,
-                renewable: auth.renewable,
+                renewable,
                 lease: prev.map_or(lease, |p| p.lease),
                 expires_at,
             },

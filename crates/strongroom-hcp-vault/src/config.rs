@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use strongroom_core::settings::parse_duration;
 use strongroom_core::{Clock, Error, HttpOptions, Result, RetryPolicy, SecretValue};
 
 use crate::store::HcpVaultStore;
@@ -254,7 +255,7 @@ impl HcpVaultBuilder {
             b = b.with_value_field(v);
         }
         if let Some(v) = get("HCP_VAULT_REFRESH_INTERVAL") {
-            match parse_interval(&v) {
+            match parse_duration(&v) {
                 Some(d) => b = b.with_refresh_interval(d),
                 None => {
                     b.env_error = b.env_error.or(Some(Error::config(
@@ -624,14 +625,6 @@ fn clean_path(setting: &str, value: Option<&str>) -> Result<Option<String>> {
         ));
     }
     Ok(Some(v.to_owned()))
-}
-
-fn parse_interval(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(v).ok()
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ mod api;
 mod auth;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod store;
 
 pub use config::{

@@ -161,61 +161,13 @@ impl HcpVaultStore {
         let status = resp.status();
         let retry_after = parse_retry_after(resp.headers());
         let bytes = api::body(resp).await?;
-        match status.as_u16() {
-            200 => {}
-            404 if is_missing(&bytes) => return Ok(None),
-            _ => return Err(api_error(status, retry_after, &bytes)),
-        }
-        let parsed: KvReadResponse<'_> = serde_json::from_slice(&bytes).map_err(|_| {
-            Error::protocol("the read answer is not KV v2 JSON (is the mount KV version 2?)")
-        })?;
-        let Some(read) = parsed.data else {
-            return Err(Error::protocol("the read answer has no `data` block"));
-        };
-        let Some(mut data) = read.data else {
-            // A deleted or destroyed version answered 200 by some servers.
-            return Ok(None);
-        };
-        let meta = read.metadata.unwrap_or_default();
-
-        let value = match opts.field.as_deref() {
-            None => match data.0.get_mut(&self.value_field) {
-                Some(v) => take_value(v),
-                // No value field: the whole data map, as JSON, so `#field` works on it.
-                None => SecretValue::from_bytes(
-                    serde_json::to_vec(&data.0)
-                        .map_err(|_| Error::protocol("cannot encode the data map"))?,
-                ),
-            },
-            Some(field) => match data.0.get_mut(field) {
-                Some(v) => take_value(v),
-                None => match data.0.get_mut(&self.value_field) {
-                    // The value field holds a JSON object: select from it.
-                    Some(serde_json::Value::String(s)) => {
-                        let inner = SecretValue::from(std::mem::take(s));
-                        match inner.json_field(field)? {
-                            Some(v) => v,
-                            None => return Ok(None),
-                        }
-                    }
-                    _ => return Ok(None),
-                },
-            },
-        };
-
-        let mut secret = Secret::new(value);
-        if let Some(v) = meta.version {
-            secret = secret.with_version(v.to_string());
-        }
-        if let Some(t) = meta.created_time.as_deref().filter(|t| !t.is_empty())
-            && let Ok(t) = humantime::parse_rfc3339_weak(t)
-        {
-            secret = secret.with_created_at(t).with_updated_at(t);
-        }
-        if let Some(tags) = meta.custom_metadata {
-            secret.tags = tags;
-        }
-        Ok(Some(secret))
+        read_answer(
+            status,
+            retry_after,
+            &bytes,
+            &self.value_field,
+            opts.field.as_deref(),
+        )
     }
 
     async fn do_write(
@@ -322,14 +274,7 @@ impl HcpVaultStore {
             .bytes()
             .await
             .map_err(strongroom_core::http::transport_error)?;
-        match status.as_u16() {
-            200 => {}
-            404 if is_missing(&bytes) => return Ok(Vec::new()),
-            _ => return Err(api_error(status, retry_after, &bytes)),
-        }
-        let parsed: ListResponse = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::protocol("the list answer is not the expected JSON"))?;
-        Ok(parsed.data.map(|d| d.keys).unwrap_or_default())
+        list_answer(status, retry_after, &bytes)
     }
 
     async fn do_list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
@@ -366,6 +311,89 @@ impl HcpVaultStore {
         out.dedup();
         Ok(out)
     }
+}
+
+/// Interprets a KV v2 read answer: the secret, `Ok(None)` when it (or the field, or a live
+/// version) does not exist, or the error.
+pub(crate) fn read_answer(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    bytes: &[u8],
+    value_field: &str,
+    field: Option<&str>,
+) -> Result<Option<Secret>> {
+    match status.as_u16() {
+        200 => {}
+        404 if is_missing(bytes) => return Ok(None),
+        _ => return Err(api_error(status, retry_after, bytes)),
+    }
+    let parsed: KvReadResponse<'_> = serde_json::from_slice(bytes).map_err(|_| {
+        Error::protocol("the read answer is not KV v2 JSON (is the mount KV version 2?)")
+    })?;
+    let Some(read) = parsed.data else {
+        return Err(Error::protocol("the read answer has no `data` block"));
+    };
+    let Some(mut data) = read.data else {
+        // A deleted or destroyed version answered 200 by some servers.
+        return Ok(None);
+    };
+    let meta = read.metadata.unwrap_or_default();
+
+    let value = match field {
+        None => match data.0.get_mut(value_field) {
+            Some(v) => take_value(v),
+            // No value field: the whole data map, as JSON, so `#field` works on it.
+            None => SecretValue::from_bytes(
+                serde_json::to_vec(&data.0)
+                    .map_err(|_| Error::protocol("cannot encode the data map"))?,
+            ),
+        },
+        Some(field) => match data.0.get_mut(field) {
+            Some(v) => take_value(v),
+            None => match data.0.get_mut(value_field) {
+                // The value field holds a JSON object: select from it.
+                Some(serde_json::Value::String(s)) => {
+                    let inner = SecretValue::from(std::mem::take(s));
+                    match inner.json_field(field)? {
+                        Some(v) => v,
+                        None => return Ok(None),
+                    }
+                }
+                _ => return Ok(None),
+            },
+        },
+    };
+
+    let mut secret = Secret::new(value);
+    if let Some(v) = meta.version {
+        secret = secret.with_version(v.to_string());
+    }
+    if let Some(t) = meta.created_time.as_deref().filter(|t| !t.is_empty())
+        && let Ok(t) = humantime::parse_rfc3339_weak(t)
+    {
+        secret = secret.with_created_at(t).with_updated_at(t);
+    }
+    if let Some(tags) = meta.custom_metadata {
+        secret.tags = tags;
+    }
+    Ok(Some(secret))
+}
+
+/// Interprets a `LIST …/metadata/<dir>` answer: the keys (`dir/` for sub-directories); empty
+/// when the directory does not exist.
+pub(crate) fn list_answer(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    bytes: &[u8],
+) -> Result<Vec<String>> {
+    match status.as_u16() {
+        200 => {}
+        404 if is_missing(bytes) => return Ok(Vec::new()),
+        _ => return Err(api_error(status, retry_after, bytes)),
+    }
+    let parsed: ListResponse = serde_json::from_slice(bytes)
+        .map_err(|_| Error::protocol("the list answer is not the expected JSON"))?;
+    Ok(parsed.data.map(|d| d.keys).unwrap_or_default())
 }
 
 /// Moves a JSON value out of the data map: strings as their text, anything else as JSON.

@@ -68,12 +68,34 @@ pub(crate) async fn aws(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
 
 #[cfg(feature = "azure")]
 pub(crate) async fn azure(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
-    let store = strongroom_azure::AzureBuilder::from_lookup(lookup(
-        settings,
-        &["AZURE_KEY_VAULT_", "AZURE_"],
-    ))
-    .build()?;
-    Ok(Arc::new(store))
+    let get = lookup(settings, &["AZURE_KEY_VAULT_", "AZURE_"]);
+    let mut builder = strongroom_azure::AzureBuilder::from_lookup(&get);
+    // `ca_file`: an extra CA (PEM file) trusted for the vault and the authority.
+    if let Some(path) = get("AZURE_KEY_VAULT_CA_FILE").filter(|p| !p.trim().is_empty()) {
+        let pem = std::fs::read(path.trim()).map_err(|e| {
+            strongroom_core::Error::config(
+                "AZURE_KEY_VAULT_CA_FILE",
+                format!("cannot read `{}`: {e}", path.trim()),
+            )
+        })?;
+        builder = builder.with_ca_pem(pem);
+    }
+    // `verify_challenge_resource = false`: private endpoints and test servers whose host is
+    // not `*.vault.azure.net`.
+    if let Some(v) = get("AZURE_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE") {
+        let verify = match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                return Err(strongroom_core::Error::config(
+                    "AZURE_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE",
+                    "expected true or false",
+                ));
+            }
+        };
+        builder = builder.with_verify_challenge_resource(verify);
+    }
+    Ok(Arc::new(builder.build()?))
 }
 
 #[cfg(feature = "redis")]

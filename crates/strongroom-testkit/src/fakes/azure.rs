@@ -528,7 +528,6 @@ fn page(base: &str, path: &str, q: &HashMap<String, String>, items: Vec<Value>) 
     reply(StatusCode::OK, json!({ "value": slice, "nextLink": next }))
 }
 
-#[allow(clippy::result_large_err)] // an error is the ready-made HTTP answer
 fn str_map(v: Option<&Value>) -> Result<Map<String, Value>, Response> {
     match v {
         None | Some(Value::Null) => Ok(Map::new()),
@@ -542,7 +541,6 @@ fn str_map(v: Option<&Value>) -> Result<Map<String, Value>, Response> {
     }
 }
 
-#[allow(clippy::result_large_err)] // an error is the ready-made HTTP answer
 fn opt_i64(attrs: &Value, key: &str) -> Result<Option<i64>, Response> {
     match attrs.get(key) {
         None | Some(Value::Null) => Ok(None),
