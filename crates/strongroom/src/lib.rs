@@ -34,6 +34,14 @@
 
 pub mod config;
 pub mod litellm;
+#[cfg(any(
+    feature = "conjur",
+    feature = "hcp-vault",
+    feature = "akeyless",
+    feature = "aws",
+    feature = "azure",
+    feature = "redis"
+))]
 mod provider_glue;
 pub mod providers;
 mod registry;

@@ -4,11 +4,9 @@
 //! A manager's settings answer those lookups: either the full variable name
 //! (`CYBERARK_API_BASE`) or the short form without the provider's prefix (`api_base`).
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
 
-use strongroom_core::{Result, SecretStore};
+use strongroom_core::Result;
 
 use crate::config::Settings;
 
@@ -21,14 +19,16 @@ fn lookup(
 }
 
 #[cfg(feature = "conjur")]
-pub(crate) async fn conjur(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
+pub(crate) async fn conjur(settings: &Settings) -> Result<Arc<dyn strongroom_core::SecretStore>> {
     let store =
         strongroom_conjur::ConjurBuilder::from_lookup(lookup(settings, &["CYBERARK_"])).build()?;
     Ok(Arc::new(store))
 }
 
 #[cfg(feature = "hcp-vault")]
-pub(crate) async fn hcp_vault(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
+pub(crate) async fn hcp_vault(
+    settings: &Settings,
+) -> Result<Arc<dyn strongroom_core::SecretStore>> {
     let store = strongroom_hcp_vault::HcpVaultBuilder::from_lookup(lookup(
         settings,
         &["HCP_VAULT_", "VAULT_"],
@@ -38,7 +38,7 @@ pub(crate) async fn hcp_vault(settings: &Settings) -> Result<Arc<dyn SecretStore
 }
 
 #[cfg(feature = "akeyless")]
-pub(crate) async fn akeyless(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
+pub(crate) async fn akeyless(settings: &Settings) -> Result<Arc<dyn strongroom_core::SecretStore>> {
     let from_settings = lookup(settings, &["AKEYLESS_"]);
     // The JWT variable named by `jwt_env_key` is read at each log-in: take it from the live
     // environment (tokens such as Kubernetes service-account JWTs rotate) unless the settings
@@ -57,7 +57,7 @@ pub(crate) async fn akeyless(settings: &Settings) -> Result<Arc<dyn SecretStore>
 }
 
 #[cfg(feature = "aws")]
-pub(crate) async fn aws(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
+pub(crate) async fn aws(settings: &Settings) -> Result<Arc<dyn strongroom_core::SecretStore>> {
     let get = lookup(settings, &["STRONGROOM_AWS_", "AWS_"]);
     let mut builder = strongroom_aws::AwsBuilder::from_lookup(&get);
     if let (Some(id), Some(secret)) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
@@ -67,7 +67,7 @@ pub(crate) async fn aws(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
 }
 
 #[cfg(feature = "azure")]
-pub(crate) async fn azure(settings: &Settings) -> Result<Arc<dyn SecretStore>> {
+pub(crate) async fn azure(settings: &Settings) -> Result<Arc<dyn strongroom_core::SecretStore>> {
     let get = lookup(settings, &["AZURE_KEY_VAULT_", "AZURE_"]);
     let mut builder = strongroom_azure::AzureBuilder::from_lookup(&get);
     // `ca_file`: an extra CA (PEM file) trusted for the vault and the authority.
