@@ -114,6 +114,7 @@ pub fn ci() -> TaskResult {
     tally.step("facade dependency isolation", facade_isolation());
     tally.step("packaging", packaging());
     tally.step("bench smoke", crate::bench::bench(true));
+    tally.step("fuzz smoke", crate::fuzz::smoke());
     eprintln!(
         "xtask ci finished in {:.0?}; {} step(s) failed",
         started.elapsed(),

@@ -2,13 +2,17 @@
 //!
 //! * `ci` — everything CI checks: formatting, clippy (warnings denied), every test against the
 //!   real local servers and the fakes, the vendors' SDKs against the fakes, feature gating of
-//!   every publishable crate, the facade's dependency isolation, packaging, a bench smoke run.
+//!   every publishable crate, the facade's dependency isolation, packaging, a bench smoke run,
+//!   a short fuzz pass.
 //! * `integration [--provider NAME]` — one provider's tests with the servers it needs.
 //! * `setup` — installs the Python tools (OpenBao, moto, vendor SDKs) and makes sure Redis answers.
 //! * `bench [--quick]` — the benchmark suite.
+//! * `fuzz [--seconds N] [--target T]` — the cargo-fuzz targets, N seconds each (default 60);
+//!   `fuzz --smoke` is the short pass `ci` runs.
 
 mod bench;
 mod ci;
+mod fuzz;
 mod setup;
 
 use std::process::{Command, ExitCode};
@@ -23,9 +27,18 @@ fn main() -> ExitCode {
         }
         Some("setup") => setup::setup().map(|_| ()),
         Some("bench") => bench::bench(args.iter().any(|a| a == "--quick")),
+        Some("fuzz") if args.iter().any(|a| a == "--smoke") => fuzz::smoke(),
+        Some("fuzz") => {
+            let target = flag_value(&args, "--target");
+            match flag_value(&args, "--seconds").map(|s| s.parse::<u64>()) {
+                None => fuzz::fuzz(fuzz::DEFAULT_SECONDS, target.as_deref()),
+                Some(Ok(n)) => fuzz::fuzz(n, target.as_deref()),
+                Some(Err(_)) => Err("--seconds takes a whole number of seconds".into()),
+            }
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | integration [--provider NAME] | setup | bench [--quick]>\n\
+                "usage: cargo xtask <ci | integration [--provider NAME] | setup | bench [--quick] | fuzz [--seconds N] [--target T] [--smoke]>\n\
                  providers: {}",
                 ci::PROVIDERS
                     .iter()

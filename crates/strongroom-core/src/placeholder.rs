@@ -55,6 +55,9 @@ impl Placeholder {
             .ok_or_else(|| bad("expected `<manager>/<name>`"))?;
         validate_manager_name(manager).map_err(|_| bad("the manager name is not valid"))?;
         let (name, field) = match rest.split_once('#') {
+            Some((_, f)) if f.chars().any(crate::name::is_forbidden_char) => {
+                return Err(bad("control characters are not allowed in a field name"));
+            }
             Some((n, f)) if !f.is_empty() => (n, Some(f.to_owned())),
             Some(_) => return Err(bad("empty field after `#`")),
             None => (rest, None),
