@@ -285,10 +285,11 @@ fn feature_checks() -> TaskResult {
     let meta = metadata()?;
     let mut failures = Vec::new();
     for pkg in meta["packages"]
+        // The CLI's features only forward to the facade's, which are checked one by one.
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| publishable(p))
+        .filter(|p| publishable(p) && p["name"] != "strongroom-cli")
     {
         let name = pkg["name"].as_str().unwrap_or_default();
         let mut sets: Vec<Vec<String>> = vec![vec![]];
