@@ -284,8 +284,8 @@ fn publishable(pkg: &serde_json::Value) -> bool {
 fn feature_checks() -> TaskResult {
     let meta = metadata()?;
     let mut failures = Vec::new();
+    // The CLI's features only forward to the facade's, which are checked one by one.
     for pkg in meta["packages"]
-        // The CLI's features only forward to the facade's, which are checked one by one.
         .as_array()
         .into_iter()
         .flatten()
