@@ -53,6 +53,8 @@ pub(crate) struct Call {
     pub(crate) content_type: Option<&'static str>,
     pub(crate) accept_encoding: Option<&'static str>,
     pub(crate) body: Option<SecretValue>,
+    /// Whether a failed or unanswered attempt may be sent again.
+    pub(crate) retry: bool,
 }
 
 impl Call {
@@ -63,6 +65,7 @@ impl Call {
             content_type: None,
             accept_encoding: None,
             body: None,
+            retry: true,
         }
     }
     pub(crate) fn post(url: String, content_type: &'static str, body: SecretValue) -> Call {
@@ -72,7 +75,14 @@ impl Call {
             content_type: Some(content_type),
             accept_encoding: None,
             body: Some(body),
+            retry: true,
         }
+    }
+    /// Marks the call as one that must not be sent twice (setting a value adds a version each
+    /// time, so a retry after a lost answer would store the value twice).
+    pub(crate) fn once(mut self) -> Call {
+        self.retry = false;
+        self
     }
 }
 
@@ -170,16 +180,16 @@ impl Api {
     }
 
     /// Sends `call` (with `Authorization` when given), retrying transport failures, body-read
-    /// failures and 408/412/429/5xx answers within the retry policy. Every Conjur call this
-    /// crate makes is idempotent in effect (reads, an add-only policy load, setting a value),
-    /// so all are retried. Non-retryable answers come back as a [`Reply`].
+    /// failures and 408/412/429/5xx answers within the retry policy — except calls marked
+    /// [`Call::once`] (setting a value), which are sent exactly once. Reads and the add-only
+    /// policy load are idempotent. Non-retryable answers come back as a [`Reply`].
     pub(crate) async fn exchange(
         &self,
         call: &Call,
         authorization: Option<&HeaderValue>,
     ) -> Result<Reply> {
         self.retry
-            .run(true, |_| async move {
+            .run(call.retry, |_| async move {
                 let mut req = self.http.request(call.method.clone(), &call.url);
                 if let Some(a) = authorization {
                     req = req.header(reqwest::header::AUTHORIZATION, a.clone());

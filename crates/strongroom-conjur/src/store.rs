@@ -459,7 +459,8 @@ impl SecretStore for ConjurStore {
             inner.api.secret_url(name.as_str(), None),
             "application/octet-stream",
             value,
-        );
+        )
+        .once();
         let reply = inner.api.authed(&inner.auth, &call).await.map_err(fail)?;
         match reply.status {
             StatusCode::CREATED | StatusCode::OK | StatusCode::NO_CONTENT => {

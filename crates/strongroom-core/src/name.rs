@@ -108,7 +108,7 @@ fn validate(name: &str) -> Result<()> {
         return Err(Error::invalid_name(
             name,
             format!(
-                "control character {} is not allowed in a secret name",
+                "control or invisible character {} is not allowed in a secret name",
                 c.escape_unicode()
             ),
         ));
@@ -133,9 +133,17 @@ fn validate(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Control characters (C0, DEL, C1 including U+0085) and the Unicode line/paragraph separators.
+/// Characters no name may hold: control characters (C0, DEL, C1 including U+0085), the Unicode
+/// line/paragraph separators, and invisible format characters that make two names look alike
+/// (zero-width spaces and joiners, bidirectional overrides and isolates, the BOM, soft hyphen,
+/// tag characters).
 pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+    c.is_control()
+        || matches!(c,
+            '\u{2028}' | '\u{2029}' | '\u{ad}' | '\u{61c}' | '\u{180e}'
+            | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
 }
 
 impl fmt::Debug for SecretName {
@@ -236,6 +244,10 @@ mod tests {
             "a\u{2028}b",
             "a\u{2029}b",
             "a\u{9b}b",
+            "a\u{200b}b",
+            "a\u{202e}b",
+            "a\u{feff}b",
+            "a\u{2066}b",
             long.as_str(),
         ] {
             let err = SecretName::new(bad).unwrap_err();

@@ -403,7 +403,8 @@ impl HcpVaultBuilder {
         self
     }
 
-    /// Retry policy for idempotent requests (reads, deletes, lists, plain writes).
+    /// Retry policy for idempotent requests (reads, deletes, lists). Writes are not retried: each
+    /// KV v2 write adds a version, so a repeated write could be stored twice.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self

@@ -133,6 +133,17 @@ impl HcpVaultStore {
                 "Vault paths may not end with `.`",
             ));
         }
+        // Vault answers 400 for paths with characters Go's `unicode.IsPrint` rejects
+        // (invisible format characters, spaces other than U+0020): refuse them here, typed.
+        if let Some(c) = name.as_str().chars().find(|c| is_unprintable(*c)) {
+            return Err(Error::invalid_name(
+                name.as_str(),
+                format!(
+                    "Vault paths may not contain the invisible character {}",
+                    c.escape_unicode()
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -191,10 +202,10 @@ impl HcpVaultStore {
             .map_err(|_| Error::protocol("cannot encode the write request"))?,
         );
         let url = self.api.data_url(name.as_str(), None);
-        // A plain write may be repeated safely (same value again); a CAS write may not.
-        let idempotent = opts.cas.is_none();
+        // Not retried: every KV v2 write adds a version, so repeating one whose answer was
+        // lost (connection cut after the server applied it) would store it twice.
         let resp = self
-            .call(idempotent, |c| {
+            .call(false, |c| {
                 c.post(&url)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.to_vec())
@@ -450,4 +461,14 @@ impl SecretStore for HcpVaultStore {
     fn default_cache_ttl(&self) -> Option<Duration> {
         Some(self.refresh_interval)
     }
+}
+
+/// Characters Vault's path check refuses beyond the core's control characters: format
+/// characters (zero-width, bidirectional controls, BOM …) and spaces other than U+0020.
+fn is_unprintable(c: char) -> bool {
+    matches!(c,
+        '\u{a0}' | '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}'
+        | '\u{1680}' | '\u{180e}' | '\u{2000}'..='\u{200f}' | '\u{202a}'..='\u{202f}'
+        | '\u{205f}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{3000}' | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
 }
