@@ -1,5 +1,6 @@
 //! Secret caches: the [`SecretCache`] trait and the in-process [`MemoryCache`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -7,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretKind};
 use crate::store::ReadOptions;
+use crate::value::SecretValue;
 
 const SEP: char = '\u{1f}';
 const VARIANT_SEP: char = '\u{1e}';
@@ -31,7 +33,20 @@ const VARIANT_SEP: char = '\u{1e}';
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// Builds a key.
+    /// A short, stable digest of a backend address (FNV-1a, 64 bits, hex): keys stay short
+    /// to hash and to keep, and the same address gives the same digest in every process
+    /// sharing a cache.
+    pub fn address_digest(address: &str) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in address.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
+    /// Builds a key. `address` is used as given (the cache layer passes
+    /// [`CacheKey::address_digest`] of the store's address).
     pub fn new(manager: &str, address: &str, name: &str, opts: &ReadOptions) -> Self {
         let extra = opts.version.as_ref().map_or(0, |v| v.len() + 3)
             + opts.stage.as_ref().map_or(0, |v| v.len() + 3)
@@ -209,22 +224,86 @@ impl<T: SecretCache + ?Sized> SecretCache for Arc<T> {
     }
 }
 
-#[derive(Clone)]
+/// What the memory cache keeps per entry: the value and version inline, the rest of the
+/// metadata boxed only when there is any (most secrets have none), so 100,000 cached secrets
+/// stay small.
 struct Stored {
-    entry: Arc<CacheEntry>,
+    value: SecretValue,
+    version: Option<Box<str>>,
+    extra: Option<Box<Extra>>,
+    fresh_until: SystemTime,
     ttl: Duration,
+}
+
+struct Extra {
+    created_at: Option<SystemTime>,
+    updated_at: Option<SystemTime>,
+    expires_at: Option<SystemTime>,
+    kind: SecretKind,
+    content_type: Option<String>,
+    tags: BTreeMap<String, String>,
+}
+
+impl Stored {
+    fn new(entry: CacheEntry, ttl: Duration) -> Stored {
+        let s = entry.secret;
+        let has_extra = s.created_at.is_some()
+            || s.updated_at.is_some()
+            || s.expires_at.is_some()
+            || s.kind != SecretKind::Static
+            || s.content_type.is_some()
+            || !s.tags.is_empty();
+        Stored {
+            value: s.value,
+            version: s.version.map(String::into_boxed_str),
+            extra: has_extra.then(|| {
+                Box::new(Extra {
+                    created_at: s.created_at,
+                    updated_at: s.updated_at,
+                    expires_at: s.expires_at,
+                    kind: s.kind,
+                    content_type: s.content_type,
+                    tags: s.tags,
+                })
+            }),
+            fresh_until: entry.fresh_until,
+            ttl,
+        }
+    }
+
+    fn entry(&self) -> CacheEntry {
+        let mut secret = Secret::new(self.value.clone());
+        secret.version = self.version.as_deref().map(str::to_owned);
+        if let Some(x) = &self.extra {
+            secret.created_at = x.created_at;
+            secret.updated_at = x.updated_at;
+            secret.expires_at = x.expires_at;
+            secret.kind = x.kind;
+            secret.content_type = x.content_type.clone();
+            secret.tags = x.tags.clone();
+        }
+        CacheEntry {
+            secret,
+            fresh_until: self.fresh_until,
+        }
+    }
 }
 
 struct StoredExpiry;
 
-impl moka::Expiry<CacheKey, Stored> for StoredExpiry {
-    fn expire_after_create(&self, _k: &CacheKey, v: &Stored, _now: Instant) -> Option<Duration> {
+impl moka::Expiry<CacheKey, Arc<Stored>> for StoredExpiry {
+    fn expire_after_create(
+        &self,
+        _k: &CacheKey,
+        v: &Arc<Stored>,
+        _now: Instant,
+    ) -> Option<Duration> {
         Some(v.ttl)
     }
     fn expire_after_update(
         &self,
         _k: &CacheKey,
-        v: &Stored,
+        v: &Arc<Stored>,
         _now: Instant,
         _current: Option<Duration>,
     ) -> Option<Duration> {
@@ -249,7 +328,7 @@ impl moka::Expiry<CacheKey, Stored> for StoredExpiry {
 /// ```
 #[derive(Clone)]
 pub struct MemoryCache {
-    inner: moka::sync::Cache<CacheKey, Stored>,
+    inner: moka::sync::Cache<CacheKey, Arc<Stored>>,
 }
 
 impl MemoryCache {
@@ -259,14 +338,13 @@ impl MemoryCache {
             inner: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(StoredExpiry)
-                .support_invalidation_closures()
                 .build(),
         }
     }
 
     /// Synchronous lookup (the async trait method calls this).
     pub fn get_now(&self, key: &CacheKey) -> Option<CacheEntry> {
-        self.inner.get(key).map(|s| (*s.entry).clone())
+        self.inner.get(key).map(|s| s.entry())
     }
 
     /// Approximate number of entries.
@@ -308,13 +386,8 @@ impl SecretCache for MemoryCache {
             self.inner.invalidate(key);
             return Ok(());
         }
-        self.inner.insert(
-            key.clone(),
-            Stored {
-                entry: Arc::new(entry),
-                ttl,
-            },
-        );
+        self.inner
+            .insert(key.clone(), Arc::new(Stored::new(entry, ttl)));
         Ok(())
     }
     async fn delete(&self, key: &CacheKey) -> Result<()> {
@@ -345,7 +418,7 @@ impl SecretCache for MemoryCache {
         let mut out: Vec<CacheEntryInfo> = self
             .inner
             .iter()
-            .map(|(k, v)| CacheEntryInfo::new(&k, v.entry.fresh_until))
+            .map(|(k, v)| CacheEntryInfo::new(&k, v.fresh_until))
             .collect();
         out.sort_by(|a, b| a.display.cmp(&b.display));
         Ok(out)

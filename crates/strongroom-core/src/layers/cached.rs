@@ -101,7 +101,7 @@ pub struct Cached<S> {
 impl<S: SecretStore + 'static> Cached<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, cache: Arc<dyn SecretCache>, policy: CachePolicy) -> Self {
-        let address = inner.cache_address();
+        let address = CacheKey::address_digest(&inner.cache_address());
         let ttl = policy
             .ttl
             .or_else(|| inner.default_cache_ttl())
@@ -282,28 +282,20 @@ where
     }
 }
 
-#[async_trait]
-impl<S: SecretStore + 'static> SecretStore for Cached<S> {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn cache_address(&self) -> String {
-        self.address.clone()
+impl<S: SecretStore + 'static> Cached<S> {
+    fn read_miss<'a>(
+        &'a self,
+        name: &'a SecretName,
+        opts: &'a ReadOptions,
+    ) -> BoxFuture<'a, Result<Option<Secret>>> {
+        Box::pin(self.read_miss_inner(name, opts))
     }
 
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
-        if opts.refresh {
-            return None;
-        }
-        let entry = self.cache.try_get_local(&self.key(name, opts))??;
-        let now = SystemTime::now();
-        (entry.fresh_until > now && !entry.secret.is_expired(now)).then_some(entry.secret)
-    }
-
-    async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+    async fn read_miss_inner(
+        &self,
+        name: &SecretName,
+        opts: &ReadOptions,
+    ) -> Result<Option<Secret>> {
         let key = self.key(name, opts);
         let mut stale = None;
         if !opts.refresh
@@ -339,6 +331,37 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
             },
             other => other,
         }
+    }
+}
+
+#[async_trait]
+impl<S: SecretStore + 'static> SecretStore for Cached<S> {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn cache_address(&self) -> String {
+        self.address.clone()
+    }
+
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        if opts.refresh {
+            return None;
+        }
+        let entry = self.cache.try_get_local(&self.key(name, opts))??;
+        let now = SystemTime::now();
+        (entry.fresh_until > now && !entry.secret.is_expired(now)).then_some(entry.secret)
+    }
+
+    async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+        // Hits are answered here, in a small future; the miss path lives in its own boxed
+        // future so a hit does not build (and move) the miss path's state.
+        if let Some(hit) = self.try_read_local(name, opts) {
+            return Ok(Some(hit));
+        }
+        self.read_miss(name, opts).await
     }
 
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
