@@ -187,7 +187,7 @@ pub async fn run(cfg: &Cfg) -> RowResult {
     );
     let key = strongroom_core::CacheKey::new(
         "bench",
-        &cached.inner().cache_address(),
+        &strongroom_core::CacheKey::address_digest(&cached.inner().cache_address()),
         "app/bench/hit",
         &opts,
     );

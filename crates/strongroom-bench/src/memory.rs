@@ -80,7 +80,12 @@ pub fn child(what: &str, count: usize) {
             let fresh = SystemTime::now() + Duration::from_secs(3600);
             before = rss();
             for i in 0..count {
-                let key = CacheKey::new("bench", ADDRESS, &format!("bench/secret-{i:06}"), &opts);
+                let key = CacheKey::new(
+                    "bench",
+                    &CacheKey::address_digest(ADDRESS),
+                    &format!("bench/secret-{i:06}"),
+                    &opts,
+                );
                 let entry = CacheEntry {
                     secret: Secret::new(value(i)).with_version("1"),
                     fresh_until: fresh,
@@ -131,7 +136,12 @@ pub fn child(what: &str, count: usize) {
             let fresh = SystemTime::now() + Duration::from_secs(3600);
             before = rss();
             for i in 0..count {
-                let key = CacheKey::new("bench", ADDRESS, &format!("bench/secret-{i:06}"), &opts);
+                let key = CacheKey::new(
+                    "bench",
+                    &CacheKey::address_digest(ADDRESS),
+                    &format!("bench/secret-{i:06}"),
+                    &opts,
+                );
                 let entry = Compact {
                     value: value(i).into_bytes().into_boxed_slice(),
                     version: Some("1".into()),
@@ -157,8 +167,12 @@ pub fn child(what: &str, count: usize) {
             before = rss();
             rt.block_on(async {
                 for i in 0..count {
-                    let key =
-                        CacheKey::new("bench", ADDRESS, &format!("bench/secret-{i:06}"), &opts);
+                    let key = CacheKey::new(
+                        "bench",
+                        &CacheKey::address_digest(ADDRESS),
+                        &format!("bench/secret-{i:06}"),
+                        &opts,
+                    );
                     let entry = CacheEntry {
                         secret: Secret::new(value(i)).with_version("1"),
                         fresh_until: fresh,
