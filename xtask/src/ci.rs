@@ -371,11 +371,16 @@ fn facade_isolation() -> TaskResult {
 
 /// Every publishable crate packages (manifest metadata, included files).
 fn packaging() -> TaskResult {
-    run(cargo().args([
-        "package",
-        "--workspace",
-        "--no-verify",
-        "--quiet",
-        "--allow-dirty",
-    ]))
+    let meta = metadata()?;
+    let mut cmd = cargo();
+    cmd.args(["package", "--no-verify", "--quiet", "--allow-dirty"]);
+    for pkg in meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| publishable(p))
+    {
+        cmd.args(["-p", pkg["name"].as_str().unwrap_or_default()]);
+    }
+    run(&mut cmd)
 }
