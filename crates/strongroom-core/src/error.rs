@@ -389,7 +389,7 @@ pub(crate) fn printable(name: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+        if crate::name::is_forbidden_char(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
