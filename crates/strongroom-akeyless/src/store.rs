@@ -10,7 +10,7 @@ use serde_json::Value;
 use strongroom_core::{
     Capabilities, Clock, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Error, Operation,
     ReadManyResult, ReadOptions, Result, Secret, SecretKind, SecretName, SecretStore, SecretValue,
-    TokenCache, TokenLease, WriteOptions, WriteOutcome, async_trait, dedupe,
+    StoreInfo, TokenCache, TokenLease, WriteOptions, WriteOutcome, async_trait, dedupe,
 };
 
 use crate::api::{Api, Body, Item, ListOutput, Reply};
@@ -48,6 +48,7 @@ impl ItemKind {
 }
 
 struct Inner {
+    info: StoreInfo,
     api: Api,
     auth: Authenticator,
     tokens: TokenCache<SecretValue>,
@@ -217,8 +218,17 @@ impl AkeylessStore {
         let tokens = TokenCache::new()
             .with_refresh_buffer(s.token_refresh_buffer)
             .with_clock(Arc::clone(&s.clock));
+        let info = StoreInfo::new(
+            PROVIDER,
+            Capabilities::all()
+                .with_batch_read(true)
+                .with_versions(true),
+        )
+        .with_address(format!("akeyless:{}", s.api_base))
+        .with_identity(&[b"akeyless", s.access_id.as_bytes()]);
         Ok(AkeylessStore {
             inner: Arc::new(Inner {
+                info,
                 api,
                 auth,
                 tokens,
@@ -484,18 +494,8 @@ impl AkeylessStore {
 
 #[async_trait]
 impl SecretStore for AkeylessStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
-            .with_batch_read(true)
-            .with_versions(true)
-    }
-
-    fn cache_address(&self) -> String {
-        format!("{}|{}", self.inner.api.base(), self.inner.access_id)
+    fn info(&self) -> &StoreInfo {
+        &self.inner.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {

@@ -9,7 +9,7 @@ use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use futures_util::StreamExt;
 use strongroom_core::{
     Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Error, ErrorKind, Operation,
-    ReadManyResult, ReadOptions, Result, Secret, SecretName, SecretStore, SecretValue,
+    ReadManyResult, ReadOptions, Result, Secret, SecretName, SecretStore, SecretValue, StoreInfo,
     WriteOptions, WriteOutcome, async_trait, dedupe,
 };
 use tokio::sync::OnceCell;
@@ -52,13 +52,13 @@ use crate::error::{self, PROVIDER, SCHEDULED_FOR_DELETION_HINT};
 pub struct AwsStore {
     settings: AwsBuilder,
     client: OnceCell<Client>,
-    address: String,
+    info: StoreInfo,
 }
 
 impl fmt::Debug for AwsStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwsStore")
-            .field("address", &self.address)
+            .field("address", &self.info.address)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -90,10 +90,27 @@ impl AwsStore {
                 .unwrap_or(""),
             settings.json_key_fallback,
         );
+        // Who asks: the role assumed, else the static key id, else the profile (the default
+        // chain's identity is not known before the first call).
+        let who = match (&settings.role, &settings.keys, &settings.profile) {
+            (Some(role), _, _) => format!("role:{}", role.role_arn),
+            (None, Some(keys), _) => format!("key:{}", keys.access_key_id),
+            (None, None, Some(p)) => format!("profile:{p}"),
+            (None, None, None) => "default-chain".to_owned(),
+        };
+        let info = StoreInfo::new(
+            PROVIDER,
+            Capabilities::all()
+                .with_batch_read(true)
+                .with_versions(true)
+                .with_binary(true),
+        )
+        .with_address(address)
+        .with_identity(&[b"aws", who.as_bytes()]);
         AwsStore {
             settings,
             client: OnceCell::new(),
-            address,
+            info,
         }
     }
 
@@ -463,19 +480,8 @@ fn with_field(secret: Secret, field: Option<&str>) -> Result<Option<Secret>> {
 
 #[async_trait]
 impl SecretStore for AwsStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
-            .with_batch_read(true)
-            .with_versions(true)
-            .with_binary(true)
-    }
-
-    fn cache_address(&self) -> String {
-        self.address.clone()
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {

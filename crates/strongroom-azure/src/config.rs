@@ -244,6 +244,29 @@ impl AzureBuilder {
             client_options.cloud = Some(Arc::new(CloudConfiguration::Custom(custom)));
         }
 
+        // Who asks: tenant + client id where known; a custom credential gets its own identity
+        // per store (it cannot be compared).
+        let identity = match (&self.credential, &self.tenant_id, &self.client_id) {
+            (
+                Some(AzureCredential::ClientSecret {
+                    tenant_id,
+                    client_id,
+                    ..
+                }),
+                _,
+                _,
+            ) => {
+                format!("client:{tenant_id}:{client_id}")
+            }
+            (Some(AzureCredential::Custom(_)), _, _) => {
+                format!("custom:{:016x}", rand::random::<u64>())
+            }
+            (_, t, c) => format!(
+                "ambient:{}:{}",
+                t.as_deref().unwrap_or(""),
+                c.as_deref().unwrap_or("")
+            ),
+        };
         let credential: Arc<dyn TokenCredential> = match self.credential.clone() {
             Some(AzureCredential::Custom(c)) => c,
             Some(AzureCredential::ClientSecret {
@@ -283,6 +306,7 @@ impl AzureBuilder {
                 poll_interval: self.poll_interval,
                 poll_attempts: self.poll_attempts,
                 default_cache_ttl: self.default_cache_ttl,
+                identity,
             },
         ))
     }

@@ -8,7 +8,7 @@ use azure_core::time::OffsetDateTime;
 use azure_security_keyvault_secrets::models::Secret as KvSecret;
 use strongroom_core::{
     Capabilities, DeleteOptions, Error, ErrorKind, Operation, ReadOptions, Result, Secret,
-    SecretName, SecretStore, SecretValue, WriteOptions, WriteOutcome,
+    SecretName, SecretStore, SecretValue, StoreInfo, WriteOptions, WriteOutcome,
 };
 
 use crate::api::{Api, version_of};
@@ -24,6 +24,7 @@ pub(crate) struct Settings {
     pub poll_interval: Duration,
     pub poll_attempts: u32,
     pub default_cache_ttl: Option<Duration>,
+    pub identity: String,
 }
 
 /// Azure Key Vault secrets, through Microsoft's `azure_security_keyvault_secrets` crate.
@@ -51,6 +52,7 @@ pub(crate) struct Settings {
 pub struct AzureStore {
     api: Api,
     settings: Settings,
+    info: StoreInfo,
 }
 
 impl std::fmt::Debug for AzureStore {
@@ -90,7 +92,17 @@ fn check_version(name: &SecretName, version: &str) -> Result<()> {
 
 impl AzureStore {
     pub(crate) fn new(api: Api, settings: Settings) -> Self {
-        AzureStore { api, settings }
+        let mut info = StoreInfo::new(PROVIDER, Capabilities::all().with_versions(true))
+            .with_address(format!("azure:{}", settings.vault_url.to_ascii_lowercase()))
+            .with_identity(&[b"azure", settings.identity.as_bytes()]);
+        if let Some(ttl) = settings.default_cache_ttl {
+            info = info.with_default_ttl(ttl);
+        }
+        AzureStore {
+            api,
+            settings,
+            info,
+        }
     }
 
     /// The vault URL (no trailing slash).
@@ -171,20 +183,8 @@ impl AzureStore {
 
 #[async_trait]
 impl SecretStore for AzureStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all().with_versions(true)
-    }
-
-    fn cache_address(&self) -> String {
-        format!("azure:{}", self.settings.vault_url.to_ascii_lowercase())
-    }
-
-    fn default_cache_ttl(&self) -> Option<Duration> {
-        self.settings.default_cache_ttl
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {

@@ -187,7 +187,10 @@ pub async fn run(cfg: &Cfg) -> RowResult {
     );
     let key = strongroom_core::CacheKey::new(
         "bench",
-        &strongroom_core::CacheKey::address_digest(&cached.inner().cache_address()),
+        &strongroom_core::CacheKey::address_digest(
+            &cached.inner().info().address,
+            &cached.inner().info().identity,
+        ),
         "app/bench/hit",
         &opts,
     );

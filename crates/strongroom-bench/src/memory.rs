@@ -82,7 +82,7 @@ pub fn child(what: &str, count: usize) {
             for i in 0..count {
                 let key = CacheKey::new(
                     "bench",
-                    &CacheKey::address_digest(ADDRESS),
+                    &CacheKey::address_digest(ADDRESS, &strongroom_core::Identity::anonymous()),
                     &format!("bench/secret-{i:06}"),
                     &opts,
                 );
@@ -138,7 +138,7 @@ pub fn child(what: &str, count: usize) {
             for i in 0..count {
                 let key = CacheKey::new(
                     "bench",
-                    &CacheKey::address_digest(ADDRESS),
+                    &CacheKey::address_digest(ADDRESS, &strongroom_core::Identity::anonymous()),
                     &format!("bench/secret-{i:06}"),
                     &opts,
                 );
@@ -169,7 +169,7 @@ pub fn child(what: &str, count: usize) {
                 for i in 0..count {
                     let key = CacheKey::new(
                         "bench",
-                        &CacheKey::address_digest(ADDRESS),
+                        &CacheKey::address_digest(ADDRESS, &strongroom_core::Identity::anonymous()),
                         &format!("bench/secret-{i:06}"),
                         &opts,
                     );

@@ -495,7 +495,6 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                     Some(n) => {
                         let m = pick(&registry, &manager, groups)?;
                         let secret = SecretName::new(&n)?;
-                        m.store().invalidate(Some(&secret)).await?;
                         cache
                             .delete_prefix(&CacheKey::secret_prefix(m.name(), secret.as_str()))
                             .await?;

@@ -8,8 +8,8 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use strongroom_core::{
     Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Error, Operation, ReadManyResult,
-    ReadOptions, Result, Secret, SecretName, SecretStore, SecretValue, WriteOptions, WriteOutcome,
-    async_trait, dedupe,
+    ReadOptions, Result, Secret, SecretName, SecretStore, SecretValue, StoreInfo, WriteOptions,
+    WriteOutcome, async_trait, dedupe,
 };
 use zeroize::Zeroizing;
 
@@ -59,6 +59,7 @@ pub struct ConjurStore {
 }
 
 struct Inner {
+    info: StoreInfo,
     api: Api,
     auth: Auth,
     login: String,
@@ -102,8 +103,19 @@ impl ConjurStore {
             s.refresh_interval,
             s.clock,
         );
+        let info = StoreInfo::new(
+            PROVIDER,
+            Capabilities::all()
+                .with_delete(false)
+                .with_batch_read(true)
+                .with_versions(true)
+                .with_binary(true),
+        )
+        .with_address(format!("conjur:{}|{}", api.base, api.account))
+        .with_identity(&[b"conjur-login", s.login.as_bytes()]);
         Ok(ConjurStore {
             inner: Arc::new(Inner {
+                info,
                 api,
                 auth,
                 login: s.login,
@@ -354,23 +366,8 @@ fn search_term(prefix: &str) -> Option<String> {
 
 #[async_trait]
 impl SecretStore for ConjurStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
-            .with_delete(false)
-            .with_batch_read(true)
-            .with_versions(true)
-            .with_binary(true)
-    }
-
-    fn cache_address(&self) -> String {
-        format!(
-            "conjur:{}|{}|{}",
-            self.inner.api.base, self.inner.api.account, self.inner.login
-        )
+    fn info(&self) -> &StoreInfo {
+        &self.inner.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {

@@ -33,16 +33,30 @@ const VARIANT_SEP: char = '\u{1e}';
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// A short, stable digest of a backend address (FNV-1a, 64 bits, hex): keys stay short
-    /// to hash and to keep, and the same address gives the same digest in every process
-    /// sharing a cache.
-    pub fn address_digest(address: &str) -> String {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in address.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    /// A digest of a backend address and the identity asking (SHA-256, 128 bits, hex): the
+    /// same store gives the same digest in every process sharing a cache, and two stores that
+    /// address different objects or ask as different callers never collide.
+    ///
+    /// ```
+    /// use strongroom_core::{CacheKey, Identity};
+    /// let a = CacheKey::address_digest("https://vault|mount=secret", &Identity::of(&[b"role-a"]));
+    /// let b = CacheKey::address_digest("https://vault|mount=secret", &Identity::of(&[b"role-b"]));
+    /// assert_ne!(a, b);
+    /// assert_eq!(a.len(), 32);
+    /// ```
+    pub fn address_digest(address: &str, identity: &crate::Identity) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"strongroom cache address v1\0");
+        h.update((address.len() as u64).to_be_bytes());
+        h.update(address.as_bytes());
+        h.update(identity.as_bytes());
+        let digest = h.finalize();
+        let mut out = String::with_capacity(32);
+        for b in &digest[..16] {
+            out.push_str(&format!("{b:02x}"));
         }
-        format!("{h:016x}")
+        out
     }
 
     /// Builds a key. `address` is used as given (the cache layer passes

@@ -51,6 +51,11 @@ pub enum ErrorKind {
     Config,
     /// The cache failed (only surfaced by cache-management calls; reads fall through to the backend).
     Cache,
+    /// The server answered with a redirect, which is never followed: credentials go only to
+    /// the configured host. The message names the target host.
+    Redirected,
+    /// An answer went past a configured bound (response size, pages, list length).
+    LimitExceeded,
 }
 
 impl ErrorKind {
@@ -78,6 +83,8 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Config => "config",
             ErrorKind::Cache => "cache",
+            ErrorKind::Redirected => "redirected",
+            ErrorKind::LimitExceeded => "limit_exceeded",
         }
     }
 }

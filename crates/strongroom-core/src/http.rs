@@ -325,7 +325,7 @@ where
             Ok(resp) => return Ok(resp),
             Err(e) => (transport_error(e), None),
         };
-        match policy.next_delay(idempotent, &err, retries, started) {
+        match policy.next_delay(idempotent, &err, retries, started.elapsed()) {
             Some(delay) => {
                 tracing::debug!(error = %err, retry = retries + 1, delay_ms = delay.as_millis() as u64, "retrying HTTP request");
                 drop(response);

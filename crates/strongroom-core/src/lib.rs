@@ -32,14 +32,19 @@
 
 mod cache;
 mod clock;
+pub mod config;
 mod error;
+// Kept while the providers move to `provider::http`; removed after.
 #[cfg(feature = "http")]
+#[doc(hidden)]
 pub mod http;
 mod layers;
 mod name;
 mod placeholder;
+pub mod provider;
 mod retry;
 mod secret;
+#[doc(hidden)]
 pub mod settings;
 mod store;
 mod stores;
@@ -51,7 +56,13 @@ pub use cache::{CacheEntry, CacheEntryInfo, CacheKey, MemoryCache, SecretCache};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Operation, Result};
 #[cfg(feature = "http")]
+#[doc(hidden)]
 pub use http::HttpOptions;
+/// Writing a layer: [`StoreLayer`](layer::StoreLayer) forwards every method a layer does not
+/// override. Kept out of the prelude so its method names never clash with [`SecretStore`]'s.
+pub mod layer {
+    pub use crate::store::StoreLayer;
+}
 pub use layers::{
     AccessControlled, AccessMode, CachePolicy, Cached, DEFAULT_CACHE_TTL, Prefixed, SecretStoreExt,
 };
@@ -60,8 +71,8 @@ pub use placeholder::{Placeholder, PlaceholderResolver, Template, validate_manag
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretKind};
 pub use store::{
-    Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, ReadManyResult, ReadOptions,
-    SecretStore, WriteOptions, WriteOutcome, dedupe,
+    Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Identity, ReadManyResult,
+    ReadOptions, SecretStore, StoreInfo, WriteOptions, WriteOutcome, dedupe,
 };
 pub use stores::{EnvStore, FileStore, MemoryStore};
 pub use token::{TemporaryToken, TokenCache, TokenLease};

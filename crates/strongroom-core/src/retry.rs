@@ -1,7 +1,7 @@
 //! Bounded retries with exponential backoff and jitter.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 
@@ -101,13 +101,15 @@ impl RetryPolicy {
         F: FnMut(usize) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let started = Instant::now();
+        // Tokio's clock, so tests with paused time control the budget too.
+        let started = tokio::time::Instant::now();
         let mut retries = 0;
         loop {
             match attempt(retries).await {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    let Some(delay) = self.next_delay(idempotent, &e, retries, started) else {
+                    let Some(delay) = self.next_delay(idempotent, &e, retries, started.elapsed())
+                    else {
                         return Err(e);
                     };
                     tracing::debug!(error = %e, retry = retries + 1, delay_ms = delay.as_millis() as u64, "retrying");
@@ -118,19 +120,20 @@ impl RetryPolicy {
         }
     }
 
-    /// The delay before the next try, or `None` when the error should be returned.
+    /// The delay before the next try, or `None` when the error should be returned;
+    /// `elapsed` is the time since the first attempt.
     pub fn next_delay(
         &self,
         idempotent: bool,
         err: &crate::Error,
         retries: usize,
-        started: Instant,
+        elapsed: Duration,
     ) -> Option<Duration> {
         if !idempotent || !err.is_temporary() || retries >= self.max_retries {
             return None;
         }
         let delay = err.retry_after().unwrap_or_else(|| self.backoff(retries));
-        if started.elapsed() + delay > self.retry_timeout {
+        if elapsed + delay > self.retry_timeout {
             return None;
         }
         Some(delay)

@@ -1,7 +1,9 @@
 //! The [`SecretStore`] contract every backend implements.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -239,10 +241,121 @@ impl Capabilities {
 /// with `None` where the secret does not exist.
 pub type ReadManyResult = Vec<(SecretName, Option<Secret>)>;
 
+/// Who is asking a backend: a digest of the credential's identity (Vault token accessor or
+/// AppRole role id, AWS access key id or role, Azure tenant + client id, Conjur login, Akeyless
+/// access id). Cache keys carry it, so two callers with different permissions never share an
+/// entry. Only the digest is kept; `Debug` shows nothing of it.
+///
+/// ```
+/// use strongroom_core::Identity;
+/// let a = Identity::of(&[b"approle", b"role-a"]);
+/// assert_ne!(a, Identity::of(&[b"approle", b"role-b"]));
+/// assert_eq!(format!("{a:?}"), "Identity(..)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Identity([u8; 16]);
+
+impl Identity {
+    /// The identity made of `parts` (each length-prefixed, then SHA-256, 128 bits kept).
+    pub fn of(parts: &[&[u8]]) -> Identity {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for p in parts {
+            h.update((p.len() as u64).to_be_bytes());
+            h.update(p);
+        }
+        let digest = h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&digest[..16]);
+        Identity(out)
+    }
+
+    /// No credential (built-in stores).
+    pub fn anonymous() -> Identity {
+        Identity::default()
+    }
+
+    /// The digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Identity(..)")
+    }
+}
+
+/// What a store is: its provider, capabilities, the backend object space it addresses and
+/// who it asks as. Layers pass it through, changing only what they change (the access layer
+/// narrows the capabilities).
+///
+/// ```
+/// use std::time::Duration;
+/// use strongroom_core::{Capabilities, StoreInfo};
+/// let info = StoreInfo::new("hcp-vault", Capabilities::all())
+///     .with_address("https://vault:8200|ns=|mount=secret")
+///     .with_identity(&[b"token", b"s.123"])
+///     .with_default_ttl(Duration::from_secs(86_400));
+/// assert_eq!(info.provider, "hcp-vault");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoreInfo {
+    /// A short label for errors and logs (`"conjur"`, `"hcp-vault"`, `"memory"`, …).
+    pub provider: &'static str,
+    /// What the store can do.
+    pub capabilities: Capabilities,
+    /// Everything that makes one name a different object: address, namespace, mount, path
+    /// prefix, value field. Cache keys carry a digest of it.
+    pub address: Arc<str>,
+    /// Who the store asks as (see [`Identity`]).
+    pub identity: Identity,
+    /// A cache TTL the provider's own settings suggest (Vault's `refresh_interval`), used when
+    /// a cache policy sets none.
+    pub default_ttl: Option<Duration>,
+}
+
+impl StoreInfo {
+    /// A store of `provider` with `capabilities`, no address, anonymous, no TTL suggestion.
+    pub fn new(provider: &'static str, capabilities: Capabilities) -> StoreInfo {
+        StoreInfo {
+            provider,
+            capabilities,
+            address: Arc::from(""),
+            identity: Identity::anonymous(),
+            default_ttl: None,
+        }
+    }
+    /// Sets the address.
+    pub fn with_address(mut self, address: impl Into<Arc<str>>) -> Self {
+        self.address = address.into();
+        self
+    }
+    /// Sets the identity from its parts (see [`Identity::of`]).
+    pub fn with_identity(mut self, parts: &[&[u8]]) -> Self {
+        self.identity = Identity::of(parts);
+        self
+    }
+    /// Sets the suggested cache TTL.
+    pub fn with_default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+    /// Sets the capabilities.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+}
+
 /// A secrets backend.
 ///
 /// Object-safe and `Send + Sync`; used as `Arc<dyn SecretStore>`. A missing secret is
-/// `Ok(None)` on read — never an error and never an empty string.
+/// `Ok(None)` on read — never an error and never an empty string. A provider implements
+/// [`SecretStore::info`], `read`, `write`, `delete`, `list`, and `read_many` when it has a
+/// batch call; a layer implements [`StoreLayer`](crate::layer::StoreLayer) instead and overrides only what it changes.
 ///
 /// ```
 /// use strongroom_core::{MemoryStore, ReadOptions, SecretName, SecretStore, WriteOptions};
@@ -260,22 +373,22 @@ pub type ReadManyResult = Vec<(SecretName, Option<Secret>)>;
 /// ```
 #[async_trait]
 pub trait SecretStore: Send + Sync + Debug {
-    /// A short label for errors and logs (`"conjur"`, `"hcp-vault"`, `"memory"`, …).
-    fn provider(&self) -> &'static str;
+    /// What this store is (provider, capabilities, address, identity, TTL suggestion).
+    fn info(&self) -> &StoreInfo;
 
-    /// What this store can do.
-    fn capabilities(&self) -> Capabilities;
+    /// The provider label (`info().provider`).
+    fn provider(&self) -> &'static str {
+        self.info().provider
+    }
 
-    /// Identifies the backend object space (address, namespace, mount …) so cache keys of
-    /// different backends never collide. Layers pass it through.
-    fn cache_address(&self) -> String {
-        String::new()
+    /// What the store can do (`info().capabilities`).
+    fn capabilities(&self) -> Capabilities {
+        self.info().capabilities
     }
 
     /// Answers a read from an in-process cache without I/O, when a layer below has a fresh
-    /// entry; `None` means "call [`SecretStore::read`]". Layers forward it, so a cache hit
-    /// through a whole stack costs one future instead of one per layer. Stores without a local
-    /// cache keep the default.
+    /// entry; `None` means "call [`SecretStore::read`]". Lets a cache hit through a whole stack
+    /// cost one future instead of one per layer.
     fn try_read_local(&self, _name: &SecretName, _opts: &ReadOptions) -> Option<Secret> {
         None
     }
@@ -284,18 +397,9 @@ pub trait SecretStore: Send + Sync + Debug {
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>>;
 
     /// Reads several secrets. The default removes duplicates and runs single reads with bounded
-    /// concurrency; providers with a batch call override it.
+    /// concurrency ([`read_each`]); providers with a batch call override it.
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
-        let unique = dedupe(names);
-        let results: Vec<Result<(SecretName, Option<Secret>)>> =
-            futures_util::stream::iter(unique.into_iter().map(|name| async move {
-                let secret = self.read(&name, opts).await?;
-                Ok((name, secret))
-            }))
-            .buffered(DEFAULT_READ_MANY_CONCURRENCY)
-            .collect()
-            .await;
-        results.into_iter().collect()
+        read_each(self, names, opts, DEFAULT_READ_MANY_CONCURRENCY).await
     }
 
     /// Creates or replaces a secret's value.
@@ -311,17 +415,25 @@ pub trait SecretStore: Send + Sync + Debug {
 
     /// Lists the names that start with `prefix` (all names for `None`). Names only, never values.
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>>;
+}
 
-    /// Invalidates cached entries for `name` (a no-op for stores without a cache layer).
-    async fn invalidate(&self, _name: Option<&SecretName>) -> Result<()> {
-        Ok(())
-    }
-
-    /// A suggested cache TTL from the provider's own configuration (e.g. Vault's
-    /// `HCP_VAULT_REFRESH_INTERVAL`), used when a cache policy sets none.
-    fn default_cache_ttl(&self) -> Option<Duration> {
-        None
-    }
+/// Reads `names` one by one (duplicates once), `concurrency` at a time, in first-asked order.
+pub async fn read_each<S: SecretStore + ?Sized>(
+    store: &S,
+    names: &[SecretName],
+    opts: &ReadOptions,
+    concurrency: usize,
+) -> Result<ReadManyResult> {
+    let unique = dedupe(names);
+    let results: Vec<Result<(SecretName, Option<Secret>)>> =
+        futures_util::stream::iter(unique.into_iter().map(|name| async move {
+            let secret = store.read(&name, opts).await?;
+            Ok((name, secret))
+        }))
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// Removes duplicate names, keeping first-asked order.
@@ -334,55 +446,210 @@ pub fn dedupe(names: &[SecretName]) -> Vec<SecretName> {
         .collect()
 }
 
-macro_rules! forward_store {
-    ($ty:ty) => {
-        #[async_trait]
-        impl<T: SecretStore + ?Sized> SecretStore for $ty {
-            fn provider(&self) -> &'static str {
-                (**self).provider()
-            }
-            fn capabilities(&self) -> Capabilities {
-                (**self).capabilities()
-            }
-            fn cache_address(&self) -> String {
-                (**self).cache_address()
-            }
-            fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
-                (**self).try_read_local(name, opts)
-            }
-            async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
-                (**self).read(name, opts).await
-            }
-            async fn read_many(
-                &self,
-                names: &[SecretName],
-                opts: &ReadOptions,
-            ) -> Result<ReadManyResult> {
-                (**self).read_many(names, opts).await
-            }
-            async fn write(
-                &self,
-                name: &SecretName,
-                value: SecretValue,
-                opts: &WriteOptions,
-            ) -> Result<WriteOutcome> {
-                (**self).write(name, value, opts).await
-            }
-            async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
-                (**self).delete(name, opts).await
-            }
-            async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
-                (**self).list(prefix).await
-            }
-            async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
-                (**self).invalidate(name).await
-            }
-            fn default_cache_ttl(&self) -> Option<Duration> {
-                (**self).default_cache_ttl()
-            }
-        }
-    };
+/// A layer over a store: every method forwards to [`StoreLayer::inner`] unless the layer
+/// overrides it, so a layer writes only what it changes and can never forget a method
+/// (as OpenDAL's `LayeredAccess`). Every `StoreLayer` is a [`SecretStore`].
+///
+/// ```
+/// use strongroom_core::{MemoryStore, ReadOptions, Result, Secret, SecretName, SecretStore, async_trait};
+/// use strongroom_core::layer::StoreLayer;
+/// #[derive(Debug)]
+/// struct Shout<S>(S);
+/// #[async_trait]
+/// impl<S: SecretStore> StoreLayer for Shout<S> {
+///     type Inner = S;
+///     fn inner(&self) -> &S { &self.0 }
+///     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+///         let got = self.0.read(name, opts).await?;
+///         Ok(got.map(|s| Secret::new(s.value.expose_str().unwrap().to_uppercase())))
+///     }
+/// }
+/// let store = Shout(MemoryStore::new());
+/// assert_eq!(SecretStore::info(&store).provider, "memory");
+/// ```
+#[async_trait]
+pub trait StoreLayer: Send + Sync + Debug {
+    /// The wrapped store.
+    type Inner: SecretStore + ?Sized;
+    /// The wrapped store.
+    fn inner(&self) -> &Self::Inner;
+
+    /// See [`SecretStore::info`].
+    fn info(&self) -> &StoreInfo {
+        self.inner().info()
+    }
+    /// See [`SecretStore::try_read_local`].
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        self.inner().try_read_local(name, opts)
+    }
+    /// See [`SecretStore::read`].
+    async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+        self.inner().read(name, opts).await
+    }
+    /// See [`SecretStore::read_many`].
+    async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
+        self.inner().read_many(names, opts).await
+    }
+    /// See [`SecretStore::write`].
+    async fn write(
+        &self,
+        name: &SecretName,
+        value: SecretValue,
+        opts: &WriteOptions,
+    ) -> Result<WriteOutcome> {
+        self.inner().write(name, value, opts).await
+    }
+    /// See [`SecretStore::delete`].
+    async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
+        self.inner().delete(name, opts).await
+    }
+    /// See [`SecretStore::list`].
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
+        self.inner().list(prefix).await
+    }
 }
 
-forward_store!(Arc<T>);
-forward_store!(Box<T>);
+type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+// Hand-expanded so a layer's future is returned as is, not boxed a second time.
+impl<L: StoreLayer> SecretStore for L {
+    fn info(&self) -> &StoreInfo {
+        StoreLayer::info(self)
+    }
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        StoreLayer::try_read_local(self, name, opts)
+    }
+    fn read<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        opts: &'o ReadOptions,
+    ) -> Fut<'f, Option<Secret>>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        StoreLayer::read(self, name, opts)
+    }
+    fn read_many<'s, 'n, 'o, 'f>(
+        &'s self,
+        names: &'n [SecretName],
+        opts: &'o ReadOptions,
+    ) -> Fut<'f, ReadManyResult>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        StoreLayer::read_many(self, names, opts)
+    }
+    fn write<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        value: SecretValue,
+        opts: &'o WriteOptions,
+    ) -> Fut<'f, WriteOutcome>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        StoreLayer::write(self, name, value, opts)
+    }
+    fn delete<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        opts: &'o DeleteOptions,
+    ) -> Fut<'f, ()>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        StoreLayer::delete(self, name, opts)
+    }
+    fn list<'s, 'p, 'f>(&'s self, prefix: Option<&'p str>) -> Fut<'f, Vec<SecretName>>
+    where
+        's: 'f,
+        'p: 'f,
+        Self: 'f,
+    {
+        StoreLayer::list(self, prefix)
+    }
+}
+
+// `Arc<dyn SecretStore>` forwards directly (not as a `StoreLayer`), so calling a method on it
+// is never ambiguous, whatever traits are in scope.
+impl<T: SecretStore + ?Sized> SecretStore for Arc<T> {
+    fn info(&self) -> &StoreInfo {
+        (**self).info()
+    }
+    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+        (**self).try_read_local(name, opts)
+    }
+    fn read<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        opts: &'o ReadOptions,
+    ) -> Fut<'f, Option<Secret>>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        (**self).read(name, opts)
+    }
+    fn read_many<'s, 'n, 'o, 'f>(
+        &'s self,
+        names: &'n [SecretName],
+        opts: &'o ReadOptions,
+    ) -> Fut<'f, ReadManyResult>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        (**self).read_many(names, opts)
+    }
+    fn write<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        value: SecretValue,
+        opts: &'o WriteOptions,
+    ) -> Fut<'f, WriteOutcome>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        (**self).write(name, value, opts)
+    }
+    fn delete<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        opts: &'o DeleteOptions,
+    ) -> Fut<'f, ()>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        (**self).delete(name, opts)
+    }
+    fn list<'s, 'p, 'f>(&'s self, prefix: Option<&'p str>) -> Fut<'f, Vec<SecretName>>
+    where
+        's: 'f,
+        'p: 'f,
+        Self: 'f,
+    {
+        (**self).list(prefix)
+    }
+}

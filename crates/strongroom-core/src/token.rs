@@ -180,6 +180,51 @@ impl<T: Clone + Send> TokenCache<T> {
         Ok(TokenLease { token, generation })
     }
 
+    /// Calls `call` with the current token; when `rejected` says the backend refused that token
+    /// (Conjur and Akeyless 401, Vault 403 with a log-in token, Azure 401 with a fresh
+    /// challenge), forgets it, logs in once more and calls once more. At most one extra log-in
+    /// and one retry per call, and concurrent callers that saw the same rejection share that
+    /// one log-in.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use strongroom_core::{Error, ErrorKind, TemporaryToken, TokenCache};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let cache = TokenCache::<u32>::new();
+    /// let logins = AtomicU32::new(0);
+    /// let login = |_| async { Ok(TemporaryToken { token: logins.fetch_add(1, Ordering::SeqCst), expiry: None }) };
+    /// // The first token is refused, the second accepted.
+    /// let out = cache
+    ///     .call_with_relogin(login, |t| async move { Ok::<_, Error>(t) }, |r| matches!(r, Ok(0)))
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(out, 1);
+    /// assert_eq!(logins.load(Ordering::SeqCst), 2);
+    /// # });
+    /// ```
+    pub async fn call_with_relogin<R, L, LFut, C, CFut>(
+        &self,
+        login: L,
+        call: C,
+        rejected: impl Fn(&Result<R>) -> bool,
+    ) -> Result<R>
+    where
+        L: Fn(Option<T>) -> LFut,
+        LFut: Future<Output = Result<TemporaryToken<T>>>,
+        C: Fn(T) -> CFut,
+        CFut: Future<Output = Result<R>>,
+    {
+        let lease = self.get_or_refresh(&login).await?;
+        let first = call(lease.token).await;
+        if !rejected(&first) {
+            return first;
+        }
+        drop(first);
+        self.invalidate(lease.generation).await;
+        let lease = self.get_or_refresh(&login).await?;
+        call(lease.token).await
+    }
+
     /// Forgets the token if it is still the one from `generation` (after the backend rejected
     /// it), so the next call logs in again. Later generations are kept: another caller already
     /// replaced it.

@@ -131,6 +131,13 @@ impl fmt::Debug for SecretValue {
     }
 }
 
+/// Reads a secret from configuration text (a TOML string, an environment variable).
+impl<'de> serde::Deserialize<'de> for SecretValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(SecretValue::from)
+    }
+}
+
 impl From<String> for SecretValue {
     fn from(s: String) -> Self {
         SecretValue::from_bytes(s.into_bytes())

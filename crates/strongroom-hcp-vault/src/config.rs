@@ -200,7 +200,7 @@ impl HcpVaultBuilder {
     /// let store = HcpVaultBuilder::from_lookup(|k| env.get(k).map(|v| v.to_string()))
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(strongroom_core::SecretStore::default_cache_ttl(&store), Some(std::time::Duration::from_secs(600)));
+    /// assert_eq!(strongroom_core::SecretStore::info(&store).default_ttl, Some(std::time::Duration::from_secs(600)));
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
@@ -390,7 +390,7 @@ impl HcpVaultBuilder {
         self
     }
 
-    /// The cache TTL this store suggests ([`strongroom_core::SecretStore::default_cache_ttl`]).
+    /// The cache TTL this store suggests (`StoreInfo::default_ttl`).
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         self
@@ -659,8 +659,8 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(s.auth_method(), "token");
-        assert_eq!(s.default_cache_ttl(), Some(DEFAULT_REFRESH_INTERVAL));
-        assert!(s.cache_address().contains("http://127.0.0.1:9|"));
+        assert_eq!(s.info().default_ttl, Some(DEFAULT_REFRESH_INTERVAL));
+        assert!(s.info().address.to_string().contains("http://127.0.0.1:9|"));
         // HCP_VAULT_* wins over VAULT_*.
         let s = from(&[
             ("VAULT_ADDR", "http://127.0.0.1:9"),
@@ -670,8 +670,8 @@ mod tests {
         ])
         .build()
         .unwrap();
-        assert!(s.cache_address().contains("127.0.0.1:10"));
-        assert_eq!(s.default_cache_ttl(), Some(Duration::from_secs(60)));
+        assert!(s.info().address.to_string().contains("127.0.0.1:10"));
+        assert_eq!(s.info().default_ttl, Some(Duration::from_secs(60)));
     }
 
     #[test]
@@ -770,7 +770,7 @@ mod tests {
         ])
         .build()
         .unwrap();
-        let addr = s.cache_address();
+        let addr = s.info().address.to_string();
         assert!(addr.contains("ns=admin/team"), "{addr}");
         assert!(addr.contains("mount=kv|"), "{addr}");
         assert!(addr.contains("prefix=litellm|"), "{addr}");

@@ -22,7 +22,7 @@
 //!     .build()
 //!     .unwrap();
 //! assert_eq!(store.provider(), "hcp-vault");
-//! assert_eq!(store.default_cache_ttl(), Some(std::time::Duration::from_secs(86_400)));
+//! assert_eq!(store.info().default_ttl, Some(std::time::Duration::from_secs(86_400)));
 //! ```
 //!
 //! See `docs/hcp-vault.md` in the workspace for the settings, the auth priority, namespaces,

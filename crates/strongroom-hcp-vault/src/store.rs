@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use strongroom_core::http::parse_retry_after;
 use strongroom_core::{
     Capabilities, DeleteOptions, Error, Operation, ReadOptions, Result, Secret, SecretName,
-    SecretStore, SecretValue, WriteOptions, WriteOutcome, async_trait,
+    SecretStore, SecretValue, StoreInfo, WriteOptions, WriteOutcome, async_trait,
 };
 use zeroize::Zeroizing;
 
@@ -16,7 +16,7 @@ use crate::api::{
     ListResponse, OneField,
 };
 use crate::auth::Auth;
-use crate::config::{HcpVaultBuilder, NamespaceMode, Settings};
+use crate::config::{AuthMethod, HcpVaultBuilder, NamespaceMode, Settings};
 use crate::error::{PROVIDER, api_error, cas_conflict, is_missing};
 
 /// A HashiCorp Vault / OpenBao KV v2 store. Build it with [`HcpVaultBuilder`].
@@ -40,8 +40,7 @@ pub struct HcpVaultStore {
     api: Api,
     auth: Auth,
     value_field: String,
-    refresh_interval: Duration,
-    cache_address: String,
+    info: StoreInfo,
     namespace: Option<String>,
     namespace_mode: NamespaceMode,
     mount: String,
@@ -76,12 +75,34 @@ impl HcpVaultStore {
             s.path_prefix.as_deref().unwrap_or(""),
             s.value_field
         );
+        let identity: Vec<Vec<u8>> = match &s.method {
+            AuthMethod::Token(t) => vec![b"token".to_vec(), t.expose_secret().to_vec()],
+            AuthMethod::AppRole { mount, role_id, .. } => {
+                vec![
+                    b"approle".to_vec(),
+                    mount.as_bytes().to_vec(),
+                    role_id.as_bytes().to_vec(),
+                ]
+            }
+            AuthMethod::Cert { mount, role } => vec![
+                b"cert".to_vec(),
+                mount.as_bytes().to_vec(),
+                role.as_deref().unwrap_or("").as_bytes().to_vec(),
+            ],
+        };
+        let identity: Vec<&[u8]> = identity.iter().map(Vec::as_slice).collect();
+        let info = StoreInfo::new(
+            PROVIDER,
+            Capabilities::all().with_versions(true).with_cas(true),
+        )
+        .with_address(cache_address)
+        .with_identity(&identity)
+        .with_default_ttl(s.refresh_interval);
         Ok(HcpVaultStore {
             api,
             auth: Auth::new(s.method, s.clock)?,
             value_field: s.value_field,
-            refresh_interval: s.refresh_interval,
-            cache_address,
+            info,
             namespace: s.secret_namespace,
             namespace_mode: s.namespace_mode,
             mount: s.mount,
@@ -417,16 +438,8 @@ fn take_value(v: &mut serde_json::Value) -> SecretValue {
 
 #[async_trait]
 impl SecretStore for HcpVaultStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all().with_versions(true).with_cas(true)
-    }
-
-    fn cache_address(&self) -> String {
-        self.cache_address.clone()
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
@@ -456,10 +469,6 @@ impl SecretStore for HcpVaultStore {
         self.do_list(prefix)
             .await
             .map_err(|e| e.context(PROVIDER, Operation::List, prefix))
-    }
-
-    fn default_cache_ttl(&self) -> Option<Duration> {
-        Some(self.refresh_interval)
     }
 }
 

@@ -110,7 +110,10 @@ async fn namespaces_by_header_and_by_path_prefix_reach_the_same_secrets() {
     );
     let listed = by_path.list(Some("shared/")).await.unwrap();
     assert_eq!(listed, vec![name("shared/one"), name("shared/two")]);
-    assert_ne!(by_header.cache_address(), token_store(&bao).cache_address());
+    assert_ne!(
+        by_header.info().address.to_string(),
+        token_store(&bao).info().address.to_string()
+    );
 
     // Separate login / secret namespaces: log in at the root, read in org/team.
     // (A policy in the parent namespace reaches into the child by path.)

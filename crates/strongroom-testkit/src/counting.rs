@@ -2,9 +2,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use strongroom_core::layer::StoreLayer;
 use strongroom_core::{
-    Capabilities, DeleteOptions, ReadManyResult, ReadOptions, Result, Secret, SecretName,
-    SecretStore, SecretValue, WriteOptions, WriteOutcome, async_trait,
+    DeleteOptions, ReadManyResult, ReadOptions, Result, Secret, SecretName, SecretStore,
+    SecretValue, WriteOptions, WriteOutcome, async_trait,
 };
 
 /// Calls that reached the wrapped store.
@@ -67,15 +68,10 @@ impl<S> CountingStore<S> {
 }
 
 #[async_trait]
-impl<S: SecretStore> SecretStore for CountingStore<S> {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn cache_address(&self) -> String {
-        self.inner.cache_address()
+impl<S: SecretStore> StoreLayer for CountingStore<S> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        &self.inner
     }
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
@@ -104,8 +100,5 @@ impl<S: SecretStore> SecretStore for CountingStore<S> {
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
         self.counts.lists.fetch_add(1, Ordering::SeqCst);
         self.inner.list(prefix).await
-    }
-    fn default_cache_ttl(&self) -> Option<Duration> {
-        self.inner.default_cache_ttl()
     }
 }

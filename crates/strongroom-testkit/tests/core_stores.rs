@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use strongroom_core::{
-    AccessMode, CachePolicy, Error, ErrorKind, FileStore, MemoryCache, MemoryStore, ReadOptions,
-    Secret, SecretName, SecretStore, SecretStoreExt, SecretValue, TemporaryToken, TokenCache,
-    WriteOptions,
+    AccessMode, CachePolicy, Clock, Error, ErrorKind, FileStore, ManualClock, MemoryCache,
+    MemoryStore, ReadOptions, Secret, SecretName, SecretStore, SecretStoreExt, SecretValue,
+    StoreInfo, TemporaryToken, TokenCache, WriteOptions,
 };
 use strongroom_testkit::{CountingStore, conformance, logs, sentinel};
 
@@ -183,159 +183,151 @@ async fn no_secret_in_debug_errors_or_trace_logs() {
     logs::assert_absent(&[&value]);
 }
 
+/// A read-only store for cache tests: `read` answers `v<n>` (n counts the reads), with an
+/// expiry `expires_in` after the clock's now, or fails while `down` is set.
+#[derive(Debug)]
+struct Scripted {
+    reads: AtomicUsize,
+    down: std::sync::atomic::AtomicBool,
+    expires_in: Option<Duration>,
+    clock: Arc<ManualClock>,
+    info: StoreInfo,
+}
+
+impl Scripted {
+    fn new(clock: &Arc<ManualClock>, expires_in: Option<Duration>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            reads: AtomicUsize::new(0),
+            down: Default::default(),
+            expires_in,
+            clock: Arc::clone(clock),
+            info: StoreInfo::new("scripted", strongroom_core::Capabilities::read_only()),
+        })
+    }
+}
+
+#[strongroom_core::async_trait]
+impl SecretStore for Scripted {
+    fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+    async fn read(
+        &self,
+        _: &SecretName,
+        _: &ReadOptions,
+    ) -> strongroom_core::Result<Option<Secret>> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Unavailable, "backend down"));
+        }
+        let n = self.reads.fetch_add(1, Ordering::SeqCst);
+        let mut secret = Secret::new(SecretValue::from(format!("v{n}")));
+        if let Some(d) = self.expires_in {
+            secret = secret.with_expires_at(self.clock.system_now() + d);
+        }
+        Ok(Some(secret))
+    }
+    async fn write(
+        &self,
+        _: &SecretName,
+        _: SecretValue,
+        _: &WriteOptions,
+    ) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
+        unreachable!()
+    }
+    async fn delete(
+        &self,
+        _: &SecretName,
+        _: &strongroom_core::DeleteOptions,
+    ) -> strongroom_core::Result<()> {
+        unreachable!()
+    }
+    async fn list(&self, _: Option<&str>) -> strongroom_core::Result<Vec<SecretName>> {
+        Ok(vec![])
+    }
+}
+
+fn value_of(s: Secret) -> String {
+    s.value.expose_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn ttl_follows_the_secrets_own_expiry() {
-    #[derive(Debug)]
-    struct Expiring(AtomicUsize);
-    #[strongroom_core::async_trait]
-    impl SecretStore for Expiring {
-        fn provider(&self) -> &'static str {
-            "expiring"
-        }
-        fn capabilities(&self) -> strongroom_core::Capabilities {
-            strongroom_core::Capabilities::read_only()
-        }
-        async fn read(
-            &self,
-            _: &SecretName,
-            _: &ReadOptions,
-        ) -> strongroom_core::Result<Option<Secret>> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(Some(
-                Secret::new(SecretValue::from(format!("v{n}")))
-                    .with_expires_at(SystemTime::now() + Duration::from_millis(150)),
-            ))
-        }
-        async fn write(
-            &self,
-            _: &SecretName,
-            _: SecretValue,
-            _: &WriteOptions,
-        ) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
-            unreachable!()
-        }
-        async fn delete(
-            &self,
-            _: &SecretName,
-            _: &strongroom_core::DeleteOptions,
-        ) -> strongroom_core::Result<()> {
-            unreachable!()
-        }
-        async fn list(&self, _: Option<&str>) -> strongroom_core::Result<Vec<SecretName>> {
-            Ok(vec![])
-        }
-    }
-    let cached = Expiring(AtomicUsize::new(0)).with_cache(
-        Arc::new(MemoryCache::default()),
-        CachePolicy::new("e").ttl(Duration::from_secs(3600)),
-    );
-    let read = || async {
-        cached
-            .read(&name("x"), &ReadOptions::new())
-            .await
-            .unwrap()
-            .unwrap()
+    let clock = Arc::new(ManualClock::new());
+    let store = Scripted::new(&clock, Some(Duration::from_secs(150)));
+    let cached = Arc::clone(&store)
+        .with_cache(
+            Arc::new(MemoryCache::default()),
+            CachePolicy::new("e").ttl(Duration::from_secs(3600)),
+        )
+        .with_clock(clock.clone());
+    let x = name("x");
+    let read = |opts: ReadOptions| {
+        let cached = &cached;
+        let x = x.clone();
+        async move { value_of(cached.read(&x, &opts).await.unwrap().unwrap()) }
     };
-    assert_eq!(read().await.value.expose_str().unwrap(), "v0");
+    assert_eq!(read(ReadOptions::new()).await, "v0");
+    clock.advance(Duration::from_secs(149));
+    assert_eq!(read(ReadOptions::new()).await, "v0", "cached while valid");
+    clock.advance(Duration::from_secs(2));
     assert_eq!(
-        read().await.value.expose_str().unwrap(),
-        "v0",
-        "cached while valid"
-    );
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(
-        read().await.value.expose_str().unwrap(),
+        read(ReadOptions::new()).await,
         "v1",
         "not served past its own expiry"
     );
     assert_eq!(
-        cached
-            .read(&name("x"), &ReadOptions::new().refresh(true))
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .expose_str()
-            .unwrap(),
+        read(ReadOptions::new().refresh(true)).await,
         "v2",
         "refresh bypasses the cache"
     );
+    assert_eq!(store.reads.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
 async fn stale_if_error_serves_last_good_value_for_the_window_then_fails() {
-    #[derive(Debug, Default)]
-    struct Flaky {
-        down: std::sync::atomic::AtomicBool,
-    }
-    #[strongroom_core::async_trait]
-    impl SecretStore for Flaky {
-        fn provider(&self) -> &'static str {
-            "flaky"
-        }
-        fn capabilities(&self) -> strongroom_core::Capabilities {
-            strongroom_core::Capabilities::read_only()
-        }
-        async fn read(
-            &self,
-            _: &SecretName,
-            _: &ReadOptions,
-        ) -> strongroom_core::Result<Option<Secret>> {
-            if self.down.load(Ordering::SeqCst) {
-                Err(Error::new(ErrorKind::Unavailable, "backend down"))
-            } else {
-                Ok(Some(Secret::new("good")))
-            }
-        }
-        async fn write(
-            &self,
-            _: &SecretName,
-            _: SecretValue,
-            _: &WriteOptions,
-        ) -> strongroom_core::Result<strongroom_core::WriteOutcome> {
-            unreachable!()
-        }
-        async fn delete(
-            &self,
-            _: &SecretName,
-            _: &strongroom_core::DeleteOptions,
-        ) -> strongroom_core::Result<()> {
-            unreachable!()
-        }
-        async fn list(&self, _: Option<&str>) -> strongroom_core::Result<Vec<SecretName>> {
-            Ok(vec![])
-        }
-    }
-    let flaky = Arc::new(Flaky::default());
-    let cached = Arc::clone(&flaky).with_cache(
-        Arc::new(MemoryCache::default()),
-        CachePolicy::new("s")
-            .ttl(Duration::from_millis(100))
-            .stale_if_error(Duration::from_millis(400)),
-    );
+    let clock = Arc::new(ManualClock::new());
+    let store = Scripted::new(&clock, None);
+    let cached = Arc::clone(&store)
+        .with_cache(
+            Arc::new(MemoryCache::default()),
+            CachePolicy::new("s")
+                .ttl(Duration::from_secs(100))
+                .stale_if_error(Duration::from_secs(400)),
+        )
+        .with_clock(clock.clone());
     let n = name("x");
-    assert!(
-        cached
-            .read(&n, &ReadOptions::new())
-            .await
-            .unwrap()
-            .is_some()
+    assert_eq!(
+        value_of(cached.read(&n, &ReadOptions::new()).await.unwrap().unwrap()),
+        "v0"
     );
-    flaky.down.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(200)).await; // past the TTL, inside the window
+    store.down.store(true, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(200)); // past the TTL, inside the window
     let got = cached.read(&n, &ReadOptions::new()).await.unwrap().unwrap();
-    assert_eq!(got.value.expose_str().unwrap(), "good");
-    tokio::time::sleep(Duration::from_millis(400)).await; // past the window
+    assert_eq!(
+        value_of(got),
+        "v0",
+        "the last good value, while the backend fails"
+    );
+    clock.advance(Duration::from_secs(301)); // past the window
     let err = cached.read(&n, &ReadOptions::new()).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unavailable);
     // Without stale-if-error, the error shows at once after the TTL.
-    flaky.down.store(false, Ordering::SeqCst);
-    let strict = Arc::clone(&flaky).with_cache(
-        Arc::new(MemoryCache::default()),
-        CachePolicy::new("t").ttl(Duration::from_millis(50)),
-    );
+    store.down.store(false, Ordering::SeqCst);
+    let strict = Arc::clone(&store)
+        .with_cache(
+            Arc::new(MemoryCache::default()),
+            CachePolicy::new("t").ttl(Duration::from_secs(50)),
+        )
+        .with_clock(clock.clone());
     strict.read(&n, &ReadOptions::new()).await.unwrap();
-    flaky.down.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    assert!(strict.read(&n, &ReadOptions::new()).await.is_err());
+    store.down.store(true, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(51));
+    assert_eq!(
+        strict
+            .read(&n, &ReadOptions::new())
+            .await
+            .unwrap_err()
+            .kind(),
+        &ErrorKind::Unavailable
+    );
 }

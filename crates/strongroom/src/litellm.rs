@@ -15,9 +15,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use strongroom_core::layer::StoreLayer;
 use strongroom_core::{
-    AccessMode, CachePolicy, Capabilities, DeleteOptions, EnvStore, Error, ReadOptions, Result,
-    Secret, SecretName, SecretStore, SecretValue, WriteOptions, WriteOutcome, async_trait,
+    AccessMode, CachePolicy, EnvStore, Error, ReadOptions, Result, Secret, SecretName, SecretStore,
+    StoreInfo, async_trait,
 };
 
 use crate::config::Settings;
@@ -171,29 +172,36 @@ pub struct HostedKeys {
     inner: Arc<dyn SecretStore>,
     hosted: HashSet<String>,
     env: EnvStore,
+    info: StoreInfo,
 }
 
 impl HostedKeys {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn SecretStore>, hosted: Vec<String>) -> Self {
+        let info = inner.info().clone();
+        let info = info
+            .clone()
+            .with_address(format!("hosted:{}", info.address));
         HostedKeys {
             inner,
+            env: EnvStore::with_names(hosted.iter().cloned()),
             hosted: hosted.into_iter().collect(),
-            env: EnvStore::new(),
+            info,
         }
     }
 }
 
 #[async_trait]
-impl SecretStore for HostedKeys {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
+impl StoreLayer for HostedKeys {
+    type Inner = dyn SecretStore;
+    fn inner(&self) -> &(dyn SecretStore + 'static) {
+        &*self.inner
     }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
-    fn cache_address(&self) -> String {
-        format!("hosted:{}", self.inner.cache_address())
+    fn try_read_local(&self, _name: &SecretName, _opts: &ReadOptions) -> Option<Secret> {
+        None
     }
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         if self.hosted.contains(name.as_str()) {
@@ -201,22 +209,5 @@ impl SecretStore for HostedKeys {
         } else {
             self.env.read(name, opts).await
         }
-    }
-    async fn write(
-        &self,
-        name: &SecretName,
-        value: SecretValue,
-        opts: &WriteOptions,
-    ) -> Result<WriteOutcome> {
-        self.inner.write(name, value, opts).await
-    }
-    async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
-        self.inner.delete(name, opts).await
-    }
-    async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
-        self.inner.list(prefix).await
-    }
-    fn default_cache_ttl(&self) -> Option<std::time::Duration> {
-        self.inner.default_cache_ttl()
     }
 }

@@ -66,7 +66,9 @@ pub async fn build_store(provider: &str, settings: &Settings) -> Result<Arc<dyn 
     })?;
     let store: Arc<dyn SecretStore> = match canonical {
         "memory" => Arc::new(MemoryStore::new()),
-        "env" => Arc::new(EnvStore::new().with_prefix(settings.get("prefix").unwrap_or_default())),
+        "env" => Arc::new(EnvStore::with_prefix(
+            settings.get("prefix").unwrap_or_default(),
+        )?),
         "file" => {
             let path = settings
                 .get("path")

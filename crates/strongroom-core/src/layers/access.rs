@@ -7,7 +7,7 @@ use crate::error::{Error, Operation, Result};
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::store::{
-    Capabilities, DeleteOptions, ReadManyResult, ReadOptions, SecretStore, WriteOptions,
+    DeleteOptions, ReadManyResult, ReadOptions, SecretStore, StoreInfo, StoreLayer, WriteOptions,
     WriteOutcome,
 };
 use crate::value::SecretValue;
@@ -82,12 +82,24 @@ impl FromStr for AccessMode {
 pub struct AccessControlled<S> {
     inner: S,
     mode: AccessMode,
+    info: StoreInfo,
 }
 
-impl<S> AccessControlled<S> {
+impl<S: SecretStore> AccessControlled<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, mode: AccessMode) -> Self {
-        AccessControlled { inner, mode }
+        let mut caps = inner.info().capabilities;
+        if !mode.allows_read() {
+            caps.read = false;
+            caps.list = false;
+            caps.batch_read = false;
+        }
+        if !mode.allows_write() {
+            caps.write = false;
+            caps.delete = false;
+        }
+        let info = inner.info().clone().with_capabilities(caps);
+        AccessControlled { inner, mode, info }
     }
     /// The mode.
     pub fn mode(&self) -> AccessMode {
@@ -97,47 +109,29 @@ impl<S> AccessControlled<S> {
     pub fn inner(&self) -> &S {
         &self.inner
     }
-}
 
-impl<S: SecretStore> AccessControlled<S> {
     fn refuse(&self, op: Operation, name: Option<&SecretName>) -> Error {
         let need = match op {
             Operation::Write | Operation::Delete => "write",
             _ => "read",
         };
-        let err = Error::access_denied(format!(
+        Error::access_denied(format!(
             "the manager's access mode is {}, which does not allow {op}",
             self.mode
         ))
         .with_hint(format!("set access_mode to one that allows {need}s"))
-        .context(self.inner.provider(), op, None);
-        match name {
-            Some(n) => err.with_name(n.as_str()),
-            None => err,
-        }
+        .context(self.info.provider, op, name.map(SecretName::as_str))
     }
 }
 
 #[async_trait]
-impl<S: SecretStore> SecretStore for AccessControlled<S> {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
+impl<S: SecretStore> StoreLayer for AccessControlled<S> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        &self.inner
     }
-    fn capabilities(&self) -> Capabilities {
-        let mut c = self.inner.capabilities();
-        if !self.mode.allows_read() {
-            c.read = false;
-            c.list = false;
-            c.batch_read = false;
-        }
-        if !self.mode.allows_write() {
-            c.write = false;
-            c.delete = false;
-        }
-        c
-    }
-    fn cache_address(&self) -> String {
-        self.inner.cache_address()
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
     fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
         if self.mode.allows_read() {
@@ -183,11 +177,5 @@ impl<S: SecretStore> SecretStore for AccessControlled<S> {
             return Err(self.refuse(Operation::List, None));
         }
         self.inner.list(prefix).await
-    }
-    async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
-        self.inner.invalidate(name).await
-    }
-    fn default_cache_ttl(&self) -> Option<std::time::Duration> {
-        self.inner.default_cache_ttl()
     }
 }

@@ -9,11 +9,12 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
 use crate::cache::{CacheEntry, CacheKey, SecretCache};
+use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::store::{
-    Capabilities, DeleteOptions, ReadManyResult, ReadOptions, SecretStore, WriteOptions,
+    DeleteOptions, ReadManyResult, ReadOptions, SecretStore, StoreLayer, WriteOptions,
     WriteOutcome, dedupe,
 };
 use crate::value::SecretValue;
@@ -96,16 +97,17 @@ pub struct Cached<S> {
     address: String,
     ttl: Duration,
     state: Arc<State>,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: SecretStore + 'static> Cached<S> {
-    /// Wraps `inner`.
+    /// Wraps `inner`. Cache keys carry a digest of the store's address and identity, so
+    /// stores that address different objects, or ask as different callers, never share an
+    /// entry.
     pub fn new(inner: S, cache: Arc<dyn SecretCache>, policy: CachePolicy) -> Self {
-        let address = CacheKey::address_digest(&inner.cache_address());
-        let ttl = policy
-            .ttl
-            .or_else(|| inner.default_cache_ttl())
-            .unwrap_or(DEFAULT_CACHE_TTL);
+        let info = inner.info();
+        let address = CacheKey::address_digest(&info.address, &info.identity);
+        let ttl = policy.ttl.or(info.default_ttl).unwrap_or(DEFAULT_CACHE_TTL);
         Cached {
             inner: Arc::new(inner),
             cache,
@@ -113,7 +115,14 @@ impl<S: SecretStore + 'static> Cached<S> {
             address,
             ttl,
             state: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Uses `clock` for freshness (tests pass a [`ManualClock`](crate::ManualClock)).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The cache.
@@ -146,8 +155,9 @@ impl<S: SecretStore + 'static> Cached<S> {
                 self.ttl,
                 self.policy.stale_if_error,
                 secret,
-                SystemTime::now(),
+                self.clock.system_now(),
             ),
+            &*self.clock,
         )
         .await;
     }
@@ -166,14 +176,24 @@ impl<S: SecretStore + 'static> Cached<S> {
         let state = Arc::clone(&self.state);
         let ttl = self.ttl;
         let stale = self.policy.stale_if_error;
+        let clock = Arc::clone(&self.clock);
         let leader_key = key.clone();
         let fut = async move {
             let epoch = state.epoch.load(Ordering::Acquire);
             let result = inner.read(&name, &opts).await;
             match &result {
                 Ok(Some(secret)) => {
-                    let lifetimes = lifetimes(ttl, stale, secret, SystemTime::now());
-                    store_entry(&*cache, &state, &leader_key, secret, epoch, lifetimes).await;
+                    let lifetimes = lifetimes(ttl, stale, secret, clock.system_now());
+                    store_entry(
+                        &*cache,
+                        &state,
+                        &leader_key,
+                        secret,
+                        epoch,
+                        lifetimes,
+                        &*clock,
+                    )
+                    .await;
                 }
                 Ok(None) => {
                     if let Err(e) = cache.delete(&leader_key).await {
@@ -193,6 +213,20 @@ impl<S: SecretStore + 'static> Cached<S> {
         .shared();
         inflight.insert(key, fut.clone());
         fut
+    }
+
+    /// Drops the cached entries of `name` (every variant), or of every name of this manager.
+    pub async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
+        match name {
+            Some(n) => self.invalidate_name(n).await,
+            None => {
+                self.state.epoch.fetch_add(1, Ordering::AcqRel);
+                self.cache
+                    .delete_prefix(&CacheKey::manager_prefix(&self.policy.namespace))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn invalidate_name(&self, name: &SecretName) {
@@ -255,13 +289,14 @@ async fn store_entry(
     secret: &Secret,
     epoch: u64,
     (fresh, keep): (Duration, Duration),
+    clock: &dyn Clock,
 ) {
     if keep.is_zero() || state.epoch.load(Ordering::Acquire) != epoch {
         return;
     }
     let entry = CacheEntry {
         secret: secret.clone(),
-        fresh_until: SystemTime::now() + fresh,
+        fresh_until: clock.system_now() + fresh,
     };
     if let Err(e) = cache.set(key, entry, keep).await {
         tracing::warn!(error = %e, "cache store failed; the value is served uncached");
@@ -301,7 +336,7 @@ impl<S: SecretStore + 'static> Cached<S> {
         if !opts.refresh
             && let Some(entry) = self.lookup(&key).await
         {
-            let now = SystemTime::now();
+            let now = self.clock.system_now();
             if entry.fresh_until > now && !entry.secret.is_expired(now) {
                 return Ok(Some(entry.secret));
             }
@@ -322,7 +357,7 @@ impl<S: SecretStore + 'static> Cached<S> {
             self.fetch(key, name.clone(), opts.clone()).await
         };
         match result {
-            Err(e) if e.is_temporary() => match self.serve_stale(stale, SystemTime::now()) {
+            Err(e) if e.is_temporary() => match self.serve_stale(stale, self.clock.system_now()) {
                 Some(secret) => {
                     tracing::warn!(secret = %name, error = %e, "backend failing; serving the last good value (stale-if-error)");
                     Ok(Some(secret))
@@ -335,15 +370,10 @@ impl<S: SecretStore + 'static> Cached<S> {
 }
 
 #[async_trait]
-impl<S: SecretStore + 'static> SecretStore for Cached<S> {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn cache_address(&self) -> String {
-        self.address.clone()
+impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        &self.inner
     }
 
     fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
@@ -351,14 +381,14 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
             return None;
         }
         let entry = self.cache.try_get_local(&self.key(name, opts))??;
-        let now = SystemTime::now();
+        let now = self.clock.system_now();
         (entry.fresh_until > now && !entry.secret.is_expired(now)).then_some(entry.secret)
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         // Hits are answered here, in a small future; the miss path lives in its own boxed
         // future so a hit does not build (and move) the miss path's state.
-        if let Some(hit) = self.try_read_local(name, opts) {
+        if let Some(hit) = StoreLayer::try_read_local(self, name, opts) {
             return Ok(Some(hit));
         }
         self.read_miss(name, opts).await
@@ -369,7 +399,7 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
         let mut found: HashMap<SecretName, Option<Secret>> = HashMap::with_capacity(unique.len());
         let mut misses = Vec::new();
         let mut stale = HashMap::new();
-        let now = SystemTime::now();
+        let now = self.clock.system_now();
         for name in &unique {
             if !opts.refresh
                 && let Some(entry) = self.lookup(&self.key(name, opts)).await
@@ -398,7 +428,7 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
                     }
                 }
                 Err(e) if e.is_temporary() => {
-                    let now = SystemTime::now();
+                    let now = self.clock.system_now();
                     for name in &misses {
                         match self.serve_stale(stale.remove(name), now) {
                             Some(s) => {
@@ -444,22 +474,5 @@ impl<S: SecretStore + 'static> SecretStore for Cached<S> {
 
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
         self.inner.list(prefix).await
-    }
-
-    async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
-        match name {
-            Some(n) => self.invalidate_name(n).await,
-            None => {
-                self.state.epoch.fetch_add(1, Ordering::AcqRel);
-                self.cache
-                    .delete_prefix(&CacheKey::manager_prefix(&self.policy.namespace))
-                    .await?;
-            }
-        }
-        self.inner.invalidate(name).await
-    }
-
-    fn default_cache_ttl(&self) -> Option<Duration> {
-        Some(self.ttl)
     }
 }

@@ -28,24 +28,30 @@ use crate::store::SecretStore;
 ///     .with_access_mode(AccessMode::ReadOnly);
 /// # let _ = store;
 /// ```
-pub trait SecretStoreExt: SecretStore + Sized {
+pub trait SecretStoreExt: SecretStore {
     /// Refuses operations the mode does not allow, before any I/O.
-    fn with_access_mode(self, mode: AccessMode) -> AccessControlled<Self> {
+    fn with_access_mode(self, mode: AccessMode) -> AccessControlled<Self>
+    where
+        Self: Sized,
+    {
         AccessControlled::new(self, mode)
     }
 
     /// Puts `prefix` (plus a `/` when it lacks one) in front of every name.
-    fn with_prefix(self, prefix: &str) -> Prefixed<Self> {
+    fn with_prefix(self, prefix: &str) -> Prefixed<Self>
+    where
+        Self: Sized,
+    {
         Prefixed::new(self, prefix)
     }
 
     /// Read-through cache with single-flight, TTL and invalidation on writes.
     fn with_cache(self, cache: Arc<dyn SecretCache>, policy: CachePolicy) -> Cached<Self>
     where
-        Self: 'static,
+        Self: Sized + 'static,
     {
         Cached::new(self, cache, policy)
     }
 }
 
-impl<S: SecretStore + Sized> SecretStoreExt for S {}
+impl<S: SecretStore + ?Sized> SecretStoreExt for S {}

@@ -4,8 +4,7 @@ use crate::error::Result;
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::store::{
-    Capabilities, DeleteOptions, ReadManyResult, ReadOptions, SecretStore, WriteOptions,
-    WriteOutcome,
+    DeleteOptions, ReadManyResult, ReadOptions, SecretStore, StoreLayer, WriteOptions, WriteOutcome,
 };
 use crate::value::SecretValue;
 
@@ -59,15 +58,10 @@ impl<S> Prefixed<S> {
 }
 
 #[async_trait]
-impl<S: SecretStore> SecretStore for Prefixed<S> {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn cache_address(&self) -> String {
-        self.inner.cache_address()
+impl<S: SecretStore> StoreLayer for Prefixed<S> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        &self.inner
     }
     fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
         self.inner.try_read_local(&self.full(name).ok()?, opts)
@@ -108,14 +102,5 @@ impl<S: SecretStore> SecretStore for Prefixed<S> {
             .into_iter()
             .filter_map(|n| n.strip_prefix(&self.prefix))
             .collect())
-    }
-    async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
-        match name {
-            Some(n) => self.inner.invalidate(Some(&self.full(n)?)).await,
-            None => self.inner.invalidate(None).await,
-        }
-    }
-    fn default_cache_ttl(&self) -> Option<std::time::Duration> {
-        self.inner.default_cache_ttl()
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::store::{
-    Capabilities, DeleteOptions, ReadOptions, SecretStore, WriteOptions, WriteOutcome,
+    Capabilities, DeleteOptions, ReadOptions, SecretStore, StoreInfo, WriteOptions, WriteOutcome,
 };
 use crate::value::SecretValue;
 
@@ -83,6 +83,7 @@ impl Entry {
 pub struct FileStore {
     path: Arc<PathBuf>,
     lock: Arc<tokio::sync::Mutex<()>>,
+    info: StoreInfo,
     #[cfg(test)]
     crash_before_rename: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -90,9 +91,16 @@ pub struct FileStore {
 impl FileStore {
     /// A store on `path` (created on first write).
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path: PathBuf = path.into();
+        let info = StoreInfo::new(
+            PROVIDER,
+            Capabilities::all().with_cas(true).with_binary(true),
+        )
+        .with_address(format!("file:{}", path.display()));
         FileStore {
-            path: Arc::new(path.into()),
+            path: Arc::new(path),
             lock: Arc::default(),
+            info,
             #[cfg(test)]
             crash_before_rename: Arc::default(),
         }
@@ -296,14 +304,8 @@ fn unix_now() -> u64 {
 
 #[async_trait]
 impl SecretStore for FileStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all().with_cas(true).with_binary(true)
-    }
-    fn cache_address(&self) -> String {
-        format!("file:{}", self.path.display())
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::store::{
-    Capabilities, DeleteOptions, ReadOptions, SecretStore, WriteOptions, WriteOutcome,
+    Capabilities, DeleteOptions, ReadOptions, SecretStore, StoreInfo, WriteOptions, WriteOutcome,
 };
 use crate::value::SecretValue;
 
@@ -25,11 +25,29 @@ struct Entry {
 /// ```
 /// use strongroom_core::{MemoryStore, SecretStore};
 /// let store = MemoryStore::new();
-/// assert!(store.capabilities().cas);
+/// assert!(store.info().capabilities.cas);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     secrets: RwLock<BTreeMap<SecretName, Entry>>,
+    info: StoreInfo,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            secrets: RwLock::default(),
+            // Each store is its own object space.
+            info: StoreInfo::new(
+                PROVIDER,
+                Capabilities::all()
+                    .with_versions(true)
+                    .with_cas(true)
+                    .with_binary(true),
+            )
+            .with_address(format!("memory:{:016x}", rand::random::<u64>())),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -41,17 +59,8 @@ impl MemoryStore {
 
 #[async_trait]
 impl SecretStore for MemoryStore {
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
-            .with_versions(true)
-            .with_cas(true)
-            .with_binary(true)
-    }
-    fn cache_address(&self) -> String {
-        format!("memory:{:p}", self as *const Self)
+    fn info(&self) -> &StoreInfo {
+        &self.info
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
