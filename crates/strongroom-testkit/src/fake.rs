@@ -42,6 +42,11 @@ pub enum Fault {
     Delay(Duration),
     /// Send the status line and headers, then cut the body short.
     Truncate,
+    /// Answer with this redirect status (301, 302, 303, 307, 308) and `Location: <url>`.
+    Redirect(u16, String),
+    /// Answer 200 with a body of this many bytes (`{"x":"aaaa…"}`), streamed; with a
+    /// `Content-Length` when the flag is set, without one (chunked) otherwise.
+    Oversized(u64, bool),
 }
 
 /// The fault queue and counters of one fake server.
@@ -112,10 +117,41 @@ async fn inject(faults: Arc<Faults>, req: Request, next: Next) -> Response {
                 .body(Body::from_stream(stream))
                 .unwrap()
         }
+        Some(Fault::Redirect(code, location)) => Response::builder()
+            .status(StatusCode::from_u16(code).unwrap_or(StatusCode::TEMPORARY_REDIRECT))
+            .header("location", location)
+            .body(Body::empty())
+            .unwrap(),
+        Some(Fault::Oversized(len, with_length)) => oversized(len, with_length),
         // Unwinding the connection task closes the socket without a response; resume_unwind
         // skips the panic hook, so nothing is printed.
         Some(Fault::Drop) => std::panic::resume_unwind(Box::new("injected connection drop")),
     }
+}
+
+/// A 200 JSON answer of `len` bytes, produced 64 KiB at a time (the server never holds it).
+fn oversized(len: u64, with_length: bool) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let body_len = len.saturating_sub(8);
+    let chunks = body_len.div_ceil(CHUNK as u64);
+    let stream = futures_util::stream::iter((0..chunks).map(move |i| {
+        let n = (body_len - i * CHUNK as u64).min(CHUNK as u64) as usize;
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'a'; n]))
+    }));
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok(axum::body::Bytes::from_static(b"{\"x\":\""))]),
+        futures_util::StreamExt::chain(
+            stream,
+            futures_util::stream::iter([Ok(axum::body::Bytes::from_static(b"\"}"))]),
+        ),
+    );
+    let mut b = Response::builder()
+        .status(200)
+        .header("content-type", "application/json");
+    if with_length {
+        b = b.header("content-length", (body_len + 8).to_string());
+    }
+    b.body(Body::from_stream(stream)).unwrap()
 }
 
 fn error_response(code: u16, retry_after: Option<u64>) -> Response {

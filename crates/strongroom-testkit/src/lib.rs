@@ -24,3 +24,17 @@ pub use counting::{CallCounts, CountingStore};
 pub fn sentinel(label: &str) -> String {
     format!("sr-{label}-{:016x}", rand::random::<u64>())
 }
+
+/// This process's resident set size and its peak, in KiB (Linux `/proc/self/status`; zeros
+/// elsewhere). Tests that bound memory compare the peak before and after.
+pub fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
