@@ -36,6 +36,10 @@ pub struct ReadOptions {
     pub field: Option<String>,
     /// Bypass caches and repopulate them from the backend.
     pub refresh: bool,
+    /// The name prefix this read may not step outside of (set by the prefix layer), so a
+    /// provider that maps a name onto another object (AWS's last-segment JSON field) never
+    /// addresses an object above the manager's prefix.
+    pub within: Option<Arc<str>>,
 }
 
 impl ReadOptions {
@@ -61,6 +65,11 @@ impl ReadOptions {
     /// Bypasses the cache.
     pub fn refresh(mut self, refresh: bool) -> Self {
         self.refresh = refresh;
+        self
+    }
+    /// Keeps the read inside names starting with `prefix`.
+    pub fn within(mut self, prefix: impl Into<Arc<str>>) -> Self {
+        self.within = Some(prefix.into());
         self
     }
 }

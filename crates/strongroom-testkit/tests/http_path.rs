@@ -46,8 +46,16 @@ async fn redirects_are_refused_and_the_target_sees_nothing() {
         assert_eq!(err.operation(), Some(Operation::Read));
         assert_eq!(err.name(), Some("x"));
     }
-    assert_eq!(target.faults().requests(), 0, "the redirect target got no request");
-    assert_eq!(server.faults().requests(), 5, "one request per redirect, no retry");
+    assert_eq!(
+        target.faults().requests(),
+        0,
+        "the redirect target got no request"
+    );
+    assert_eq!(
+        server.faults().requests(),
+        5,
+        "one request per redirect, no retry"
+    );
 }
 
 #[tokio::test]

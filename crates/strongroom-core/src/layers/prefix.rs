@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::error::Result;
@@ -48,6 +50,16 @@ impl<S> Prefixed<S> {
     pub fn inner(&self) -> &S {
         &self.inner
     }
+    /// `opts` kept inside this prefix (and inside an outer prefix layer's scope, which is
+    /// relative to the names this layer receives).
+    fn scoped(&self, opts: &ReadOptions) -> ReadOptions {
+        let mut opts = opts.clone();
+        if !self.prefix.is_empty() {
+            let outer = opts.within.as_deref().unwrap_or("");
+            opts.within = Some(Arc::from(format!("{}{outer}", self.prefix)));
+        }
+        opts
+    }
     fn full(&self, name: &SecretName) -> Result<SecretName> {
         if self.prefix_is_valid {
             name.with_valid_prefix(&self.prefix)
@@ -71,11 +83,11 @@ impl<S: SecretStore> StoreLayer for Prefixed<S> {
         if let Some(hit) = self.inner.try_read_local(&full, opts) {
             return Ok(Some(hit));
         }
-        self.inner.read(&full, opts).await
+        self.inner.read(&full, &self.scoped(opts)).await
     }
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
         let full: Vec<SecretName> = names.iter().map(|n| self.full(n)).collect::<Result<_>>()?;
-        let got = self.inner.read_many(&full, opts).await?;
+        let got = self.inner.read_many(&full, &self.scoped(opts)).await?;
         Ok(got
             .into_iter()
             .filter_map(|(n, s)| n.strip_prefix(&self.prefix).map(|n| (n, s)))
