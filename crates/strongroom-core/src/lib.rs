@@ -43,6 +43,7 @@ mod name;
 mod placeholder;
 pub mod provider;
 mod retry;
+pub mod seal;
 mod secret;
 #[doc(hidden)]
 pub mod settings;
