@@ -1,15 +1,22 @@
 //! Time sources, so token expiry can be tested without waiting.
 
 use std::fmt::Debug;
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-/// A source of the current time.
+use futures_util::future::BoxFuture;
+
+/// A source of the current time, and of waiting for it to pass.
 pub trait Clock: Send + Sync + Debug {
     /// Monotonic now.
     fn now(&self) -> Instant;
     /// Wall-clock now.
     fn system_now(&self) -> SystemTime;
+
+    /// Waits until `d` has passed on this clock (background refreshers sleep through it, so
+    /// a manual clock drives them in tests).
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
 
     /// Converts a wall-clock deadline (e.g. a token's `exp`) to a monotonic one.
     fn instant_at(&self, at: SystemTime) -> Instant {
@@ -48,7 +55,7 @@ impl Clock for SystemClock {
 pub struct ManualClock {
     base: Instant,
     system_base: SystemTime,
-    offset: Mutex<Duration>,
+    offset: tokio::sync::watch::Sender<Duration>,
 }
 
 impl ManualClock {
@@ -57,15 +64,15 @@ impl ManualClock {
         ManualClock {
             base: Instant::now(),
             system_base: SystemTime::now(),
-            offset: Mutex::new(Duration::ZERO),
+            offset: tokio::sync::watch::Sender::new(Duration::ZERO),
         }
     }
-    /// Moves the clock forward.
+    /// Moves the clock forward, waking whatever sleeps on it until then.
     pub fn advance(&self, by: Duration) {
-        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+        self.offset.send_modify(|o| *o += by);
     }
     fn offset(&self) -> Duration {
-        *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+        *self.offset.borrow()
     }
 }
 
@@ -81,5 +88,14 @@ impl Clock for ManualClock {
     }
     fn system_now(&self) -> SystemTime {
         self.system_base + self.offset()
+    }
+    /// Resolves once [`ManualClock::advance`] has moved the clock past `d` from now.
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
+        let mut rx = self.offset.subscribe();
+        let until = self.offset() + d;
+        Box::pin(async move {
+            // The sender lives as long as the clock; if it is gone, nothing will wake us.
+            let _ = rx.wait_for(|o| *o >= until).await;
+        })
     }
 }

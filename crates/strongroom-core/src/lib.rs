@@ -47,13 +47,18 @@ pub mod seal;
 mod secret;
 #[doc(hidden)]
 pub mod settings;
+mod stats;
 mod store;
 mod stores;
 mod token;
 mod util;
 mod value;
+mod watch;
 
-pub use cache::{CacheEntry, CacheEntryInfo, CacheKey, MemoryCache, SecretCache};
+pub use cache::{
+    CacheEntry, CacheEntryInfo, CacheKey, CacheScope, KeyRef, MemoryCache, NameRef, SecretCache,
+    Variant,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Operation, Result};
 #[cfg(feature = "http")]
@@ -71,6 +76,7 @@ pub use name::{MAX_NAME_LEN, SecretName, is_forbidden_char};
 pub use placeholder::{Placeholder, PlaceholderResolver, Template, validate_manager_name};
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretKind};
+pub use stats::CacheStats;
 pub use store::{
     Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Identity, ReadManyResult,
     ReadOptions, SecretStore, StoreInfo, WriteOptions, WriteOutcome, dedupe,
@@ -78,6 +84,7 @@ pub use store::{
 pub use stores::{EnvStore, FileStore, MemoryStore};
 pub use token::{TemporaryToken, TokenCache, TokenLease};
 pub use value::{SecretValue, WipedJson, wipe_json};
+pub use watch::{SecretWatch, WatchOptions, WatchStatus};
 
 /// Re-exported so downstream crates implement [`SecretStore`] with the same macro.
 pub use async_trait::async_trait;

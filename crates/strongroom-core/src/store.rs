@@ -10,10 +10,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
+use crate::cache::NameRef;
 use crate::error::Result;
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::value::SecretValue;
+use crate::watch::{SecretWatch, WatchOptions};
 
 /// How many reads the default [`SecretStore::read_many`] runs at once.
 pub const DEFAULT_READ_MANY_CONCURRENCY: usize = 16;
@@ -398,7 +400,7 @@ pub trait SecretStore: Send + Sync + Debug {
     /// Answers a read from an in-process cache without I/O, when a layer below has a fresh
     /// entry; `None` means "call [`SecretStore::read`]". Lets a cache hit through a whole stack
     /// cost one future instead of one per layer.
-    fn try_read_local(&self, _name: &SecretName, _opts: &ReadOptions) -> Option<Secret> {
+    fn try_read_local(&self, _name: NameRef<'_>, _opts: &ReadOptions) -> Option<Secret> {
         None
     }
 
@@ -424,6 +426,15 @@ pub trait SecretStore: Send + Sync + Debug {
 
     /// Lists the names that start with `prefix` (all names for `None`). Names only, never values.
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>>;
+
+    /// Watches a secret (see [`SecretWatch`]). A store needs a cache layer to be watched.
+    async fn watch(&self, name: &SecretName, _opts: &WatchOptions) -> Result<SecretWatch> {
+        Err(crate::Error::unsupported(
+            "watching needs a cache layer",
+            "wrap the store with `with_cache(...)`",
+        )
+        .context(self.provider(), crate::Operation::Read, Some(name.as_str())))
+    }
 }
 
 /// Reads `names` one by one (duplicates once), `concurrency` at a time, in first-asked order.
@@ -488,7 +499,7 @@ pub trait StoreLayer: Send + Sync + Debug {
         self.inner().info()
     }
     /// See [`SecretStore::try_read_local`].
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+    fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
         self.inner().try_read_local(name, opts)
     }
     /// See [`SecretStore::read`].
@@ -516,6 +527,10 @@ pub trait StoreLayer: Send + Sync + Debug {
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
         self.inner().list(prefix).await
     }
+    /// See [`SecretStore::watch`].
+    async fn watch(&self, name: &SecretName, opts: &WatchOptions) -> Result<SecretWatch> {
+        self.inner().watch(name, opts).await
+    }
 }
 
 type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
@@ -525,7 +540,7 @@ impl<L: StoreLayer> SecretStore for L {
     fn info(&self) -> &StoreInfo {
         StoreLayer::info(self)
     }
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+    fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
         StoreLayer::try_read_local(self, name, opts)
     }
     fn read<'s, 'n, 'o, 'f>(
@@ -589,6 +604,19 @@ impl<L: StoreLayer> SecretStore for L {
     {
         StoreLayer::list(self, prefix)
     }
+    fn watch<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        opts: &'o WatchOptions,
+    ) -> Fut<'f, SecretWatch>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        StoreLayer::watch(self, name, opts)
+    }
 }
 
 // `Arc<dyn SecretStore>` forwards directly (not as a `StoreLayer`), so calling a method on it
@@ -597,7 +625,7 @@ impl<T: SecretStore + ?Sized> SecretStore for Arc<T> {
     fn info(&self) -> &StoreInfo {
         (**self).info()
     }
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+    fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
         (**self).try_read_local(name, opts)
     }
     fn read<'s, 'n, 'o, 'f>(
@@ -660,5 +688,18 @@ impl<T: SecretStore + ?Sized> SecretStore for Arc<T> {
         Self: 'f,
     {
         (**self).list(prefix)
+    }
+    fn watch<'s, 'n, 'o, 'f>(
+        &'s self,
+        name: &'n SecretName,
+        opts: &'o WatchOptions,
+    ) -> Fut<'f, SecretWatch>
+    where
+        's: 'f,
+        'n: 'f,
+        'o: 'f,
+        Self: 'f,
+    {
+        (**self).watch(name, opts)
     }
 }

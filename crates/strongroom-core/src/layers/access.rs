@@ -3,6 +3,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 
+use crate::cache::NameRef;
 use crate::error::{Error, Operation, Result};
 use crate::name::SecretName;
 use crate::secret::Secret;
@@ -11,6 +12,7 @@ use crate::store::{
     WriteOutcome,
 };
 use crate::value::SecretValue;
+use crate::watch::{SecretWatch, WatchOptions};
 
 /// Which operations a manager allows.
 ///
@@ -133,7 +135,7 @@ impl<S: SecretStore> StoreLayer for AccessControlled<S> {
     fn info(&self) -> &StoreInfo {
         &self.info
     }
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+    fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
         if self.mode.allows_read() {
             self.inner.try_read_local(name, opts)
         } else {
@@ -144,7 +146,7 @@ impl<S: SecretStore> StoreLayer for AccessControlled<S> {
         if !self.mode.allows_read() {
             return Err(self.refuse(Operation::Read, Some(name)));
         }
-        if let Some(hit) = self.inner.try_read_local(name, opts) {
+        if let Some(hit) = self.inner.try_read_local(NameRef::new(name), opts) {
             return Ok(Some(hit));
         }
         self.inner.read(name, opts).await
@@ -177,5 +179,11 @@ impl<S: SecretStore> StoreLayer for AccessControlled<S> {
             return Err(self.refuse(Operation::List, None));
         }
         self.inner.list(prefix).await
+    }
+    async fn watch(&self, name: &SecretName, opts: &WatchOptions) -> Result<SecretWatch> {
+        if !self.mode.allows_read() {
+            return Err(self.refuse(Operation::Read, Some(name)));
+        }
+        self.inner.watch(name, opts).await
     }
 }

@@ -1,6 +1,5 @@
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -8,16 +7,18 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::cache::{CacheEntry, CacheKey, SecretCache};
+use crate::cache::{CacheEntry, CacheKey, CacheScope, KeyRef, NameRef, SecretCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::name::SecretName;
 use crate::secret::Secret;
+use crate::stats::{CacheStats, Counters};
 use crate::store::{
     DeleteOptions, ReadManyResult, ReadOptions, SecretStore, StoreLayer, WriteOptions,
     WriteOutcome, dedupe,
 };
 use crate::value::SecretValue;
+use crate::watch::{SecretWatch, WatchOptions, Watches};
 
 /// TTL used when neither the policy nor the provider sets one.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -27,13 +28,17 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// ```
 /// use std::time::Duration;
 /// use strongroom_core::CachePolicy;
-/// let p = CachePolicy::new("vault").ttl(Duration::from_secs(60)).stale_if_error(Duration::from_secs(600));
+/// let p = CachePolicy::new("vault")
+///     .ttl(Duration::from_secs(60))
+///     .stale_if_error(Duration::from_secs(600))
+///     .refresh_ahead(0.8);
 /// assert_eq!(p.namespace, "vault");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CachePolicy {
-    /// The manager name; part of every cache key, so managers sharing a cache never collide.
+    /// The manager name, for logs and statistics. Cache keys do not carry it: managers over
+    /// the same backend object, asking as the same identity, share entries.
     pub namespace: String,
     /// How long a value is fresh. `None` = the provider's default, else [`DEFAULT_CACHE_TTL`].
     /// A secret's own `expires_at` always wins when it is sooner.
@@ -41,15 +46,21 @@ pub struct CachePolicy {
     /// When set, a read whose backend call fails with a temporary error is answered from the
     /// last good value for at most this long past its freshness (never past its own expiry).
     pub stale_if_error: Option<Duration>,
+    /// When set (a fraction of the TTL, e.g. `0.8`), a hit in the last part of the TTL is
+    /// answered at once and starts one background refresh, so no reader of a hot key waits
+    /// for the backend when the TTL runs out.
+    pub refresh_ahead: Option<f64>,
 }
 
 impl CachePolicy {
-    /// A policy for the manager `namespace` with default TTL and no stale-if-error.
+    /// A policy for the manager `namespace` with default TTL, no stale-if-error and no
+    /// refresh-ahead.
     pub fn new(namespace: impl Into<String>) -> Self {
         CachePolicy {
             namespace: namespace.into(),
             ttl: None,
             stale_if_error: None,
+            refresh_ahead: None,
         }
     }
     /// Sets the TTL.
@@ -62,16 +73,175 @@ impl CachePolicy {
         self.stale_if_error = Some(window);
         self
     }
+    /// Refreshes in the background once this fraction of the TTL has passed (clamped to
+    /// 0.1–0.99).
+    pub fn refresh_ahead(mut self, fraction: f64) -> Self {
+        self.refresh_ahead = Some(if fraction.is_finite() {
+            fraction.clamp(0.1, 0.99)
+        } else {
+            0.8
+        });
+        self
+    }
 }
 
 type SharedRead = Shared<BoxFuture<'static, Result<Option<Secret>>>>;
 
-#[derive(Default)]
-struct State {
-    inflight: Mutex<HashMap<CacheKey, SharedRead>>,
-    /// Bumped by every write and delete; a read that started before a bump does not populate
-    /// the cache, so a value replaced mid-read is never cached.
-    epoch: AtomicU64,
+/// What a cache layer shares with its background tasks (single-flight reads, refreshes,
+/// watches): everything but the layer's own fields.
+pub(crate) struct Core<S: ?Sized> {
+    pub(crate) inner: Arc<S>,
+    pub(crate) cache: Arc<dyn SecretCache>,
+    pub(crate) scope: CacheScope,
+    pub(crate) ttl: Duration,
+    pub(crate) stale_if_error: Option<Duration>,
+    pub(crate) refresh_ahead: Option<f64>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) flights: Mutex<HashMap<CacheKey, SharedRead>>,
+    pub(crate) counters: Counters,
+    pub(crate) watches: Watches,
+}
+
+impl<S: SecretStore + ?Sized + 'static> Core<S> {
+    /// Fresh lifetime and storage lifetime of `secret` read at `now` (never past its expiry).
+    fn entry(&self, secret: &Secret, now: SystemTime) -> (CacheEntry, Duration) {
+        let until_expiry = secret
+            .expires_at
+            .map(|exp| exp.duration_since(now).unwrap_or(Duration::ZERO));
+        let fresh = until_expiry.map_or(self.ttl, |left| self.ttl.min(left));
+        let keep = fresh + self.stale_if_error.unwrap_or(Duration::ZERO);
+        let keep = until_expiry.map_or(keep, |left| keep.min(left));
+        (
+            CacheEntry {
+                secret: secret.clone(),
+                stored_at: now,
+                fresh_until: now + fresh,
+                keep_until: now + keep,
+            },
+            keep,
+        )
+    }
+
+    /// Stores what a backend read returned, unless the name was invalidated since
+    /// `generation` was taken (a write landed meanwhile).
+    async fn store(&self, key: &CacheKey, got: &Option<Secret>, generation: u64) {
+        if self.cache.generation(self.scope, key.name()) != generation {
+            return;
+        }
+        let outcome = match got {
+            Some(secret) => {
+                let (entry, keep) = self.entry(secret, self.clock.system_now());
+                if keep.is_zero() {
+                    return;
+                }
+                self.cache.set(key, entry, keep).await
+            }
+            None => self.cache.invalidate(self.scope, key.name()).await,
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "cache store failed; the value is served uncached");
+        }
+    }
+
+    /// One backend read that stores its answer.
+    pub(crate) async fn load(&self, key: &CacheKey, opts: &ReadOptions) -> Result<Option<Secret>> {
+        let generation = self.cache.generation(self.scope, key.name());
+        self.counters.backend_reads.incr();
+        let got = self.inner.read(key.name(), opts).await;
+        match &got {
+            Ok(found) => self.store(key, found, generation).await,
+            Err(_) => self.counters.backend_errors.incr(),
+        }
+        got
+    }
+
+    /// The shared backend read of `key`: the first caller starts it, the others join.
+    pub(crate) fn flight(self: &Arc<Self>, key: CacheKey, opts: ReadOptions) -> SharedRead {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(running) = flights.get(&key) {
+            self.counters.joins.incr();
+            return running.clone();
+        }
+        let core = Arc::clone(self);
+        let leader_key = key.clone();
+        let fut = async move {
+            let result = core.load(&leader_key, &opts).await;
+            core.flights
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&leader_key);
+            result
+        }
+        .boxed()
+        .shared();
+        flights.insert(key, fut.clone());
+        fut
+    }
+
+    fn serve_stale(&self, stale: Option<CacheEntry>, now: SystemTime) -> Option<Secret> {
+        let window = self.stale_if_error?;
+        let entry = stale?;
+        let fresh_end = entry.fresh_until.min(entry.stored_at + self.ttl);
+        (now < entry.keep_until && now < fresh_end + window && !entry.secret.is_expired(now))
+            .then_some(entry.secret)
+    }
+
+    async fn lookup(&self, key: &CacheKey) -> Option<CacheEntry> {
+        match self.cache.get(key).await {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache lookup failed; reading from the backend");
+                None
+            }
+        }
+    }
+
+    async fn invalidate_name(&self, name: &SecretName) {
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| k.name() != name);
+        if let Err(e) = self.cache.invalidate(self.scope, name).await {
+            tracing::warn!(error = %e, secret = %name, "cache invalidation failed");
+        }
+    }
+
+    /// Starts one background refresh of `key` when a hit falls in the refresh-ahead window.
+    fn maybe_refresh_ahead(
+        self: &Arc<Self>,
+        key: &KeyRef<'_>,
+        entry: &CacheEntry,
+        now: SystemTime,
+    ) {
+        let Some(fraction) = self.refresh_ahead else {
+            return;
+        };
+        let fresh_end = entry.fresh_until.min(entry.stored_at + self.ttl);
+        let span = fresh_end
+            .duration_since(entry.stored_at)
+            .unwrap_or_default();
+        if now < entry.stored_at + span.mul_f64(fraction) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(key) = key.to_key() else { return };
+        if self
+            .flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&key)
+        {
+            return;
+        }
+        self.counters.refreshes.incr();
+        let opts = key.read_options();
+        let flight = self.flight(key, opts);
+        handle.spawn(async move {
+            let _ = flight.await;
+        });
+    }
 }
 
 /// The read-through cache layer.
@@ -79,9 +249,11 @@ struct State {
 /// * TTL = min(policy TTL, time left until the secret's own `expires_at`).
 /// * Single-flight: N concurrent misses of one key make one backend read.
 /// * `ReadOptions::refresh` bypasses the cache and repopulates it.
-/// * Writes and deletes invalidate every cached variant of the name (also when the backend
-///   refused the delete, e.g. Conjur).
-/// * Optional stale-if-error (see [`CachePolicy::stale_if_error`]).
+/// * Writes and deletes invalidate every cached variant of the name — for every manager over
+///   the same backend object, since they share entries (also when the backend refused the
+///   delete, e.g. Conjur).
+/// * Optional stale-if-error (see [`CachePolicy::stale_if_error`]) and refresh-ahead (see
+///   [`CachePolicy::refresh_ahead`]); watches ([`Cached::watch`]).
 /// * A failing cache never fails a read the backend can answer; it is logged and skipped.
 ///
 /// ```
@@ -91,274 +263,120 @@ struct State {
 /// # let _ = cached;
 /// ```
 pub struct Cached<S> {
-    inner: Arc<S>,
-    cache: Arc<dyn SecretCache>,
+    core: Arc<Core<S>>,
     policy: CachePolicy,
-    address: String,
-    ttl: Duration,
-    state: Arc<State>,
-    clock: Arc<dyn Clock>,
 }
 
 impl<S: SecretStore + 'static> Cached<S> {
-    /// Wraps `inner`. Cache keys carry a digest of the store's address and identity, so
+    /// Wraps `inner`. Cache keys carry the scope of the store's address and identity, so
     /// stores that address different objects, or ask as different callers, never share an
     /// entry.
     pub fn new(inner: S, cache: Arc<dyn SecretCache>, policy: CachePolicy) -> Self {
         let info = inner.info();
-        let address = CacheKey::address_digest(&info.address, &info.identity);
+        let scope = CacheScope::of(&info.address, &info.identity);
         let ttl = policy.ttl.or(info.default_ttl).unwrap_or(DEFAULT_CACHE_TTL);
         Cached {
-            inner: Arc::new(inner),
-            cache,
+            core: Arc::new(Core {
+                inner: Arc::new(inner),
+                cache,
+                scope,
+                ttl,
+                stale_if_error: policy.stale_if_error,
+                refresh_ahead: policy.refresh_ahead,
+                clock: Arc::new(SystemClock),
+                flights: Mutex::default(),
+                counters: Counters::default(),
+                watches: Watches::default(),
+            }),
             policy,
-            address,
-            ttl,
-            state: Arc::default(),
-            clock: Arc::new(SystemClock),
         }
     }
 
-    /// Uses `clock` for freshness (tests pass a [`ManualClock`](crate::ManualClock)).
+    /// Uses `clock` for freshness, refreshes and watches (tests pass a
+    /// [`ManualClock`](crate::ManualClock)). Call before sharing the layer.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        if let Some(core) = Arc::get_mut(&mut self.core) {
+            core.clock = clock;
+        }
         self
     }
 
     /// The cache.
     pub fn cache(&self) -> &Arc<dyn SecretCache> {
-        &self.cache
+        &self.core.cache
     }
 
     /// The wrapped store.
     pub fn inner(&self) -> &S {
-        &self.inner
+        &self.core.inner
+    }
+
+    /// The scope of this layer's entries (see [`CacheScope`]).
+    pub fn scope(&self) -> CacheScope {
+        self.core.scope
     }
 
     /// The effective fresh TTL.
     pub fn effective_ttl(&self) -> Duration {
-        self.ttl
+        self.core.ttl
     }
 
-    fn key(&self, name: &SecretName, opts: &ReadOptions) -> CacheKey {
-        CacheKey::new(&self.policy.namespace, &self.address, name.as_str(), opts)
+    /// The policy.
+    pub fn policy(&self) -> &CachePolicy {
+        &self.policy
     }
 
-    async fn store_entry(&self, key: &CacheKey, secret: &Secret, epoch: u64) {
-        store_entry(
-            &*self.cache,
-            &self.state,
-            key,
-            secret,
-            epoch,
-            lifetimes(
-                self.ttl,
-                self.policy.stale_if_error,
-                secret,
-                self.clock.system_now(),
-            ),
-            &*self.clock,
-        )
-        .await;
+    /// What this layer has done so far.
+    pub fn stats(&self) -> CacheStats {
+        self.core.counters.snapshot(self.core.watches.live())
     }
 
-    fn fetch(&self, key: CacheKey, name: SecretName, opts: ReadOptions) -> SharedRead {
-        let mut inflight = self
-            .state
-            .inflight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(running) = inflight.get(&key) {
-            return running.clone();
-        }
-        let inner = Arc::clone(&self.inner);
-        let cache = Arc::clone(&self.cache);
-        let state = Arc::clone(&self.state);
-        let ttl = self.ttl;
-        let stale = self.policy.stale_if_error;
-        let clock = Arc::clone(&self.clock);
-        let leader_key = key.clone();
-        let fut = async move {
-            let epoch = state.epoch.load(Ordering::Acquire);
-            let result = inner.read(&name, &opts).await;
-            match &result {
-                Ok(Some(secret)) => {
-                    let lifetimes = lifetimes(ttl, stale, secret, clock.system_now());
-                    store_entry(
-                        &*cache,
-                        &state,
-                        &leader_key,
-                        secret,
-                        epoch,
-                        lifetimes,
-                        &*clock,
-                    )
-                    .await;
-                }
-                Ok(None) => {
-                    if let Err(e) = cache.delete(&leader_key).await {
-                        tracing::warn!(error = %e, "cache delete failed");
-                    }
-                }
-                Err(_) => {}
-            }
-            state
-                .inflight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&leader_key);
-            result
-        }
-        .boxed()
-        .shared();
-        inflight.insert(key, fut.clone());
-        fut
-    }
-
-    /// Drops the cached entries of `name` (every variant), or of every name of this manager.
+    /// Drops the cached entries of `name` (every variant), or every entry of this layer's
+    /// scope.
     pub async fn invalidate(&self, name: Option<&SecretName>) -> Result<()> {
         match name {
-            Some(n) => self.invalidate_name(n).await,
+            Some(n) => self.core.invalidate_name(n).await,
             None => {
-                self.state.epoch.fetch_add(1, Ordering::AcqRel);
-                self.cache
-                    .delete_prefix(&CacheKey::manager_prefix(&self.policy.namespace))
-                    .await?;
+                self.core
+                    .flights
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                self.core.cache.clear(Some(self.core.scope)).await?;
             }
         }
         Ok(())
     }
 
-    async fn invalidate_name(&self, name: &SecretName) {
-        self.state.epoch.fetch_add(1, Ordering::AcqRel);
-        let prefix = CacheKey::secret_prefix(&self.policy.namespace, name.as_str());
-        self.state
-            .inflight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| !k.as_str().starts_with(&prefix));
-        if let Err(e) = self.cache.delete_prefix(&prefix).await {
-            tracing::warn!(error = %e, secret = %name, "cache invalidation failed");
-        }
+    /// Watches `name`: see [`SecretWatch`]. One background refresher per key per process,
+    /// however many watches; it stops when the last watch is dropped.
+    pub async fn watch(&self, name: &SecretName, opts: &WatchOptions) -> Result<SecretWatch> {
+        crate::watch::watch(&self.core, name, opts).await
     }
 
-    fn serve_stale(&self, stale: Option<CacheEntry>, now: SystemTime) -> Option<Secret> {
-        let window = self.policy.stale_if_error?;
-        let entry = stale?;
-        if now < entry.fresh_until + window && !entry.secret.is_expired(now) {
-            Some(entry.secret)
-        } else {
-            None
-        }
-    }
-
-    async fn lookup(&self, key: &CacheKey) -> Option<CacheEntry> {
-        let got = match self.cache.try_get_local(key) {
-            Some(local) => Ok(local),
-            None => self.cache.get(key).await,
-        };
-        match got {
-            Ok(entry) => entry,
-            Err(e) => {
-                tracing::warn!(error = %e, "cache lookup failed; reading from the backend");
-                None
-            }
-        }
-    }
-}
-
-/// Fresh lifetime and storage lifetime (fresh + stale window, never past the secret's expiry).
-fn lifetimes(
-    ttl: Duration,
-    stale: Option<Duration>,
-    secret: &Secret,
-    now: SystemTime,
-) -> (Duration, Duration) {
-    let until_expiry = secret
-        .expires_at
-        .map(|exp| exp.duration_since(now).unwrap_or(Duration::ZERO));
-    let fresh = until_expiry.map_or(ttl, |left| ttl.min(left));
-    let keep = fresh + stale.unwrap_or(Duration::ZERO);
-    (fresh, until_expiry.map_or(keep, |left| keep.min(left)))
-}
-
-async fn store_entry(
-    cache: &dyn SecretCache,
-    state: &State,
-    key: &CacheKey,
-    secret: &Secret,
-    epoch: u64,
-    (fresh, keep): (Duration, Duration),
-    clock: &dyn Clock,
-) {
-    if keep.is_zero() || state.epoch.load(Ordering::Acquire) != epoch {
-        return;
-    }
-    let entry = CacheEntry {
-        secret: secret.clone(),
-        fresh_until: clock.system_now() + fresh,
-    };
-    if let Err(e) = cache.set(key, entry, keep).await {
-        tracing::warn!(error = %e, "cache store failed; the value is served uncached");
-    }
-}
-
-impl<S> fmt::Debug for Cached<S>
-where
-    S: fmt::Debug,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cached")
-            .field("inner", &self.inner)
-            .field("cache", &self.cache)
-            .field("policy", &self.policy)
-            .field("ttl", &self.ttl)
-            .finish()
-    }
-}
-
-impl<S: SecretStore + 'static> Cached<S> {
-    fn read_miss<'a>(
-        &'a self,
-        name: &'a SecretName,
-        opts: &'a ReadOptions,
-    ) -> BoxFuture<'a, Result<Option<Secret>>> {
-        Box::pin(self.read_miss_inner(name, opts))
-    }
-
-    async fn read_miss_inner(
-        &self,
-        name: &SecretName,
-        opts: &ReadOptions,
-    ) -> Result<Option<Secret>> {
-        let key = self.key(name, opts);
+    async fn read_miss(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+        let core = &self.core;
+        core.counters.misses.incr();
+        let key = CacheKey::new(core.scope, name, opts);
         let mut stale = None;
         if !opts.refresh
-            && let Some(entry) = self.lookup(&key).await
+            && let Some(entry) = core.lookup(&key).await
         {
-            let now = self.clock.system_now();
-            if entry.fresh_until > now && !entry.secret.is_expired(now) {
+            let now = core.clock.system_now();
+            if entry.is_fresh(core.ttl, now) {
                 return Ok(Some(entry.secret));
             }
             stale = Some(entry);
         }
         let result = if opts.refresh {
-            let epoch = self.state.epoch.load(Ordering::Acquire);
-            let r = self.inner.read(name, opts).await;
-            match &r {
-                Ok(Some(secret)) => self.store_entry(&key, secret, epoch).await,
-                Ok(None) => {
-                    let _ = self.cache.delete(&key).await;
-                }
-                Err(_) => {}
-            }
-            r
+            core.load(&key, opts).await
         } else {
-            self.fetch(key, name.clone(), opts.clone()).await
+            core.flight(key, opts.clone()).await
         };
         match result {
-            Err(e) if e.is_temporary() => match self.serve_stale(stale, self.clock.system_now()) {
+            Err(e) if e.is_temporary() => match core.serve_stale(stale, core.clock.system_now()) {
                 Some(secret) => {
+                    core.counters.stale.incr();
                     tracing::warn!(secret = %name, error = %e, "backend failing; serving the last good value (stale-if-error)");
                     Ok(Some(secret))
                 }
@@ -369,42 +387,72 @@ impl<S: SecretStore + 'static> Cached<S> {
     }
 }
 
+impl<S> fmt::Debug for Cached<S>
+where
+    S: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cached")
+            .field("inner", &self.core.inner)
+            .field("cache", &self.core.cache)
+            .field("policy", &self.policy)
+            .field("ttl", &self.core.ttl)
+            .finish()
+    }
+}
+
 #[async_trait]
 impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
     type Inner = S;
     fn inner(&self) -> &S {
-        &self.inner
+        &self.core.inner
     }
 
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
+    fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
         if opts.refresh {
             return None;
         }
-        let entry = self.cache.try_get_local(&self.key(name, opts))??;
-        let now = self.clock.system_now();
-        (entry.fresh_until > now && !entry.secret.is_expired(now)).then_some(entry.secret)
+        let core = &self.core;
+        let key = KeyRef {
+            scope: core.scope,
+            name,
+            opts,
+        };
+        let entry = core.cache.try_get_local(&key)??;
+        let now = core.clock.system_now();
+        if !entry.is_fresh(core.ttl, now) {
+            return None;
+        }
+        core.counters.hits.incr();
+        if core.refresh_ahead.is_some() {
+            core.maybe_refresh_ahead(&key, &entry, now);
+        }
+        Some(entry.secret)
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         // Hits are answered here, in a small future; the miss path lives in its own boxed
         // future so a hit does not build (and move) the miss path's state.
-        if let Some(hit) = StoreLayer::try_read_local(self, name, opts) {
+        if let Some(hit) = StoreLayer::try_read_local(self, NameRef::new(name), opts) {
             return Ok(Some(hit));
         }
-        self.read_miss(name, opts).await
+        let miss: BoxFuture<'_, _> = Box::pin(self.read_miss(name, opts));
+        miss.await
     }
 
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
+        let core = &self.core;
         let unique = dedupe(names);
         let mut found: HashMap<SecretName, Option<Secret>> = HashMap::with_capacity(unique.len());
         let mut misses = Vec::new();
         let mut stale = HashMap::new();
-        let now = self.clock.system_now();
+        let now = core.clock.system_now();
         for name in &unique {
             if !opts.refresh
-                && let Some(entry) = self.lookup(&self.key(name, opts)).await
+                && let Some(entry) = core.lookup(&CacheKey::new(core.scope, name, opts)).await
             {
-                if entry.fresh_until > now && !entry.secret.is_expired(now) {
+                if entry.is_fresh(core.ttl, now) {
+                    core.counters.hits.incr();
                     found.insert(name.clone(), Some(entry.secret));
                     continue;
                 }
@@ -413,25 +461,31 @@ impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
             misses.push(name.clone());
         }
         if !misses.is_empty() {
-            let epoch = self.state.epoch.load(Ordering::Acquire);
-            match self.inner.read_many(&misses, opts).await {
+            core.counters.misses.add(misses.len() as u64);
+            let generations: Vec<u64> = misses
+                .iter()
+                .map(|n| core.cache.generation(core.scope, n))
+                .collect();
+            core.counters.backend_reads.incr();
+            match core.inner.read_many(&misses, opts).await {
                 Ok(got) => {
                     for (name, secret) in got {
-                        let key = self.key(&name, opts);
-                        match &secret {
-                            Some(s) => self.store_entry(&key, s, epoch).await,
-                            None => {
-                                let _ = self.cache.delete(&key).await;
-                            }
-                        }
+                        let key = CacheKey::new(core.scope, &name, opts);
+                        let generation = misses
+                            .iter()
+                            .position(|m| *m == name)
+                            .map_or(u64::MAX, |i| generations[i]);
+                        core.store(&key, &secret, generation).await;
                         found.insert(name, secret);
                     }
                 }
                 Err(e) if e.is_temporary() => {
-                    let now = self.clock.system_now();
+                    core.counters.backend_errors.incr();
+                    let now = core.clock.system_now();
                     for name in &misses {
-                        match self.serve_stale(stale.remove(name), now) {
+                        match core.serve_stale(stale.remove(name), now) {
                             Some(s) => {
+                                core.counters.stale.incr();
                                 found.insert(name.clone(), Some(s));
                             }
                             None => return Err(e),
@@ -439,7 +493,10 @@ impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
                     }
                     tracing::warn!(error = %e, "backend failing; serving the last good values (stale-if-error)");
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    core.counters.backend_errors.incr();
+                    return Err(e);
+                }
             }
         }
         Ok(unique
@@ -459,20 +516,22 @@ impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
     ) -> Result<WriteOutcome> {
         // Invalidate before and after: before, so no reader is served the old value once the
         // write may have landed; after, to drop anything a racing read stored meanwhile.
-        self.invalidate_name(name).await;
-        let result = self.inner.write(name, value, opts).await;
-        self.invalidate_name(name).await;
+        self.core.invalidate_name(name).await;
+        let result = self.core.inner.write(name, value, opts).await;
+        self.core.invalidate_name(name).await;
+        self.core.watches.poke(self.core.scope, name);
         result
     }
 
     async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
-        self.invalidate_name(name).await;
-        let result = self.inner.delete(name, opts).await;
-        self.invalidate_name(name).await;
+        self.core.invalidate_name(name).await;
+        let result = self.core.inner.delete(name, opts).await;
+        self.core.invalidate_name(name).await;
+        self.core.watches.poke(self.core.scope, name);
         result
     }
 
-    async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
-        self.inner.list(prefix).await
+    async fn watch(&self, name: &SecretName, opts: &WatchOptions) -> Result<SecretWatch> {
+        Cached::watch(self, name, opts).await
     }
 }

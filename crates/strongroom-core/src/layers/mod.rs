@@ -4,7 +4,7 @@
 //! operation costs nothing and cache keys carry the full (prefixed) name.
 
 mod access;
-mod cached;
+pub(crate) mod cached;
 mod prefix;
 
 pub use access::{AccessControlled, AccessMode};

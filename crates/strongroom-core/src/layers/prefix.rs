@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::cache::NameRef;
 use crate::error::Result;
 use crate::name::SecretName;
 use crate::secret::Secret;
@@ -9,6 +10,7 @@ use crate::store::{
     DeleteOptions, ReadManyResult, ReadOptions, SecretStore, StoreLayer, WriteOptions, WriteOutcome,
 };
 use crate::value::SecretValue;
+use crate::watch::{SecretWatch, WatchOptions};
 
 /// Puts a fixed prefix in front of every name, LiteLLM `prefix_for_stored_virtual_keys`
 /// style: `litellm` and `litellm/` both give `litellm/<name>`. Listing strips it again.
@@ -75,14 +77,31 @@ impl<S: SecretStore> StoreLayer for Prefixed<S> {
     fn inner(&self) -> &S {
         &self.inner
     }
-    fn try_read_local(&self, name: &SecretName, opts: &ReadOptions) -> Option<Secret> {
-        self.inner.try_read_local(&self.full(name).ok()?, opts)
+    fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
+        if name.prefix.is_empty() {
+            // The usual case: look up by parts, building nothing.
+            return self.inner.try_read_local(
+                NameRef {
+                    prefix: &self.prefix,
+                    name: name.name,
+                },
+                opts,
+            );
+        }
+        let outer = format!("{}{}", self.prefix, name.prefix);
+        self.inner.try_read_local(
+            NameRef {
+                prefix: &outer,
+                name: name.name,
+            },
+            opts,
+        )
     }
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
-        let full = self.full(name)?;
-        if let Some(hit) = self.inner.try_read_local(&full, opts) {
+        if let Some(hit) = StoreLayer::try_read_local(self, NameRef::new(name), opts) {
             return Ok(Some(hit));
         }
+        let full = self.full(name)?;
         self.inner.read(&full, &self.scoped(opts)).await
     }
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
@@ -103,6 +122,11 @@ impl<S: SecretStore> StoreLayer for Prefixed<S> {
     }
     async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
         self.inner.delete(&self.full(name)?, opts).await
+    }
+    async fn watch(&self, name: &SecretName, opts: &WatchOptions) -> Result<SecretWatch> {
+        let mut opts = opts.clone();
+        opts.read = self.scoped(&opts.read);
+        self.inner.watch(&self.full(name)?, &opts).await
     }
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
         if self.prefix.is_empty() {
