@@ -5,7 +5,10 @@ fake Azure Key Vault.
 Evidence that the fake speaks the real protocol: the vendor's own client goes through the 401
 challenge, then sets, reads (latest by trailing-slash GET, and by version), pages through a list
 of more than 25 secrets via `nextLink`, soft-deletes (polling `/deletedsecrets`), hits the 409 on
-a soft-deleted name, recovers, purges and selects an older api-version — all against the fake.
+a soft-deleted name, recovers, purges and selects an older api-version; deletes in a vault
+without soft delete (no polling), is refused a purge by purge protection (403 Forbidden), and
+gets tokens from the fake managed identity endpoints (App Service, IMDS) with azure-identity's
+`ManagedIdentityCredential` — all against the fake.
 
 Start the fake and export what it prints, then run this script with the project venv:
 
@@ -178,7 +181,79 @@ def main():
     if old_api.get_secret(f"{prefix}-item-07").value != "v7":
         fail("api-version 7.5", "wrong value")
 
-    print("azure SDK check passed: challenge, set, get, versions, list (paged), delete, 409, recover, purge, api-version")
+    # A vault without soft delete (recovery level Purgeable): the delete answer has no
+    # recoveryId, so the SDK's poller is done at once; the name is free again immediately.
+    purgeable_url = os.environ.get("FAKE_URL_PURGEABLE")
+    protected_url = os.environ.get("FAKE_URL_PURGE_PROTECTED")
+    if not (purgeable_url and protected_url):
+        fail("environment", "FAKE_URL_PURGEABLE and FAKE_URL_PURGE_PROTECTED must be set")
+    plain = SecretClient(vault_url=purgeable_url, credential=cred,
+                         verify_challenge_resource=False, connection_verify=ca_file)
+    s = plain.set_secret(name, "short-lived")
+    if str(s.properties.recovery_level) not in ("Purgeable", "DeletionRecoveryLevel.PURGEABLE"):
+        fail("purgeable vault", f"recovery level {s.properties.recovery_level}")
+    poller = plain.begin_delete_secret(name, _polling_interval=0.05)
+    if not poller.done():
+        fail("purgeable vault", "the delete poller waits although the vault has no soft delete")
+    gone = poller.result()
+    if gone.recovery_id is not None:
+        fail("purgeable vault", "the delete answer carries a recoveryId")
+    for step, call in (("get", lambda: plain.get_secret(name)),
+                       ("get deleted", lambda: plain.get_deleted_secret(name))):
+        try:
+            call()
+            fail(f"purgeable vault {step}", "still there")
+        except ResourceNotFoundError:
+            pass
+    if plain.set_secret(name, "again").value != "again":
+        fail("purgeable vault", "name not reusable at once")
+
+    # A vault with purge protection: the purge is refused with 403 Forbidden and the
+    # service's message, no innererror.
+    guarded = SecretClient(vault_url=protected_url, credential=cred,
+                           verify_challenge_resource=False, connection_verify=ca_file)
+    s = guarded.set_secret(name, "kept")
+    if str(s.properties.recovery_level) not in ("Recoverable", "DeletionRecoveryLevel.RECOVERABLE"):
+        fail("purge-protected vault", f"recovery level {s.properties.recovery_level}")
+    guarded.begin_delete_secret(name, _polling_interval=0.05).result()
+    try:
+        guarded.purge_deleted_secret(name)
+        fail("purge-protected vault", "purge accepted")
+    except HttpResponseError as e:
+        code = e.error.code if e.error else None
+        if e.status_code != 403 or code != "Forbidden" or "purge protection" not in str(e.message):
+            fail("purge-protected vault", f"expected 403 Forbidden about purge protection, got {e.status_code} {code}")
+
+    # Managed identity endpoints, through azure-identity's own ManagedIdentityCredential:
+    # App Service (IDENTITY_ENDPOINT + IDENTITY_HEADER), then IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST).
+    from azure.identity import ManagedIdentityCredential
+    scope = "https://vault.azure.net/.default"
+    for var in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
+                "IMDS_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_CLIENT_ID"):
+        os.environ.pop(var, None)
+    os.environ["IDENTITY_ENDPOINT"] = os.environ["FAKE_IDENTITY_ENDPOINT"]
+    os.environ["IDENTITY_HEADER"] = os.environ["FAKE_IDENTITY_HEADER"]
+    try:
+        tok = ManagedIdentityCredential().get_token(scope)
+    except Exception as e:  # noqa: BLE001 - report whatever the SDK raised
+        fail("managed identity (App Service)", f"{type(e).__name__}: {e}")
+    if not tok.token or tok.expires_on <= time.time():
+        fail("managed identity (App Service)", "no usable token")
+    mi_client = SecretClient(vault_url=url, credential=ManagedIdentityCredential(),
+                             verify_challenge_resource=False, connection_verify=ca_file)
+    if mi_client.get_secret(f"{prefix}-item-03").value != "v3":
+        fail("managed identity (App Service)", "the vault did not accept the token")
+    del os.environ["IDENTITY_ENDPOINT"], os.environ["IDENTITY_HEADER"]
+    os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = os.environ["FAKE_IMDS_HOST"]
+    try:
+        tok = ManagedIdentityCredential().get_token(scope)
+    except Exception as e:  # noqa: BLE001
+        fail("managed identity (IMDS)", f"{type(e).__name__}: {e}")
+    if not tok.token or tok.expires_on <= time.time():
+        fail("managed identity (IMDS)", "no usable token")
+
+    print("azure SDK check passed: challenge, set, get, versions, list (paged), delete, 409, recover, purge, "
+          "api-version, vault without soft delete, purge protection, managed identity (App Service, IMDS)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 //!   `WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>", resource="https://vault.azure.net"`
 //!   and `{"error":{"code":"Unauthorized","message":"AKV10000: Request is missing a Bearer or PoP token."}}`.
 //!   Any bearer token is accepted unless [`FakeAzure::restrict_tokens`] narrows it down; tokens the
-//!   fake token endpoint issued are always accepted.
+//!   fake token endpoints issued are always accepted until [`FakeAzure::revoke_issued_tokens`]
+//!   revokes them (continuous access evaluation, an early revocation): a revoked token gets the
+//!   same 401 + challenge, so a client must get a new token and retry.
 //! * Every call needs `?api-version=` (any value is accepted; a missing one is 400 `BadParameter`).
 //! * Names must match `[0-9A-Za-z-]{1,127}` (else 400 `BadParameter`) and compare
 //!   case-insensitively; the first spelling written is the one listed.
@@ -15,16 +17,32 @@
 //!   `/secrets/{name}/{version}` a given one; `PATCH` updates attributes, tags, content type.
 //! * A disabled secret (`attributes.enabled: false`) answers **403** `Forbidden` with innererror
 //!   `SecretDisabled`.
-//! * `DELETE /secrets/{name}` soft-deletes (200 `DeletedSecretBundle`); while a deletion is in
-//!   progress ([`FakeAzure::set_deletion_lag`]) `GET /deletedsecrets/{name}` is 404 and `PUT`
-//!   / purge are 409 `ObjectIsBeingDeleted`. A `PUT` on a soft-deleted name is **409**
+//! * The vault's recovery level ([`RecoveryLevel`], [`FakeAzure::set_recovery_level`]; default
+//!   `Recoverable+Purgeable`) is in every bundle's `attributes.recoveryLevel` and decides what a
+//!   delete does. With soft delete, `DELETE /secrets/{name}` answers 200 `DeletedSecretBundle`
+//!   (with `recoveryId`, `deletedDate`, `scheduledPurgeDate`); while a deletion is in progress
+//!   ([`FakeAzure::set_deletion_lag`]) `GET /deletedsecrets/{name}` is 404 and `PUT` / purge /
+//!   recover are 409 `ObjectIsBeingDeleted`. A `PUT` on a soft-deleted name is **409**
 //!   `Conflict` with innererror `ObjectIsDeletedButRecoverable`.
 //!   `POST /deletedsecrets/{name}/recover` restores it; `DELETE /deletedsecrets/{name}` purges (204).
+//!   At `Purgeable` (no soft delete) the DELETE removes the secret for good and its answer has
+//!   no `recoveryId` (which is how Microsoft's SDKs know not to poll). At a level without
+//!   `Purgeable` (purge protection) a purge is **403** `Forbidden`, no innererror, message
+//!   `Operation "purge" is not allowed because purge protection is enabled for this vault. …`
+//!   — the shape the service sends (recorded in public Terraform and Azure CLI reports).
 //! * `GET /secrets`, `/secrets/{name}/versions` and `/deletedsecrets` page with `maxresults`
-//!   (1–25, default 25) and **absolute** `nextLink`s carrying an opaque `$skiptoken`.
-//! * Throttling: [`FakeAzure::throttle_next`] answers Key Vault-style 429 + `Retry-After`.
-//! * A token endpoint at `POST /<tenant>/oauth2/v2.0/token` (client-credentials grant), so
-//!   `ClientSecretCredential` with a custom authority host can log in against the fake.
+//!   (1–25, default 25) and **absolute** `nextLink`s carrying an opaque `$skiptoken`;
+//!   [`FakeAzure::set_endless_paging`] makes every page carry a `nextLink` (a broken server).
+//! * Throttling: [`FakeAzure::throttle_next`] answers Key Vault-style 429 + `Retry-After`;
+//!   [`FakeAzure::fail_nth`] makes one given request fail (a write after a recovery, …).
+//! * A token endpoint at `POST /<tenant>/oauth2/v2.0/token` (client-credentials grant with a
+//!   client secret, or with a federated client assertion as workload identity sends it), so
+//!   `ClientSecretCredential` / `WorkloadIdentityCredential` with a custom authority host can
+//!   log in against the fake.
+//! * Managed identity: [`FakeAzure::start_managed_identity`] serves the App Service endpoint
+//!   (`IDENTITY_ENDPOINT`, header `X-IDENTITY-HEADER`) and the instance metadata service
+//!   (`/metadata/identity/oauth2/token`, header `Metadata: true`) over plain HTTP on loopback,
+//!   as both are in Azure.
 //! * Faults (5xx, drops, malformed or truncated bodies, latency) come from the [`crate::fake`]
 //!   harness: [`FakeAzure::faults`].
 
@@ -40,7 +58,7 @@ use base64::Engine as _;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
-use crate::fake::{FakeServer, Faults};
+use crate::fake::{FakeServer, Faults, TestCa};
 
 /// The resource the challenge names.
 pub const RESOURCE: &str = "https://vault.azure.net";
@@ -103,7 +121,87 @@ struct Inner {
     deletion_lag: u32,
     requests: Vec<SeenRequest>,
     token_requests: Vec<BTreeMap<String, String>>,
-    purge_protected: bool,
+    recovery_level: RecoveryLevel,
+    revoked: HashSet<String>,
+    failures: Vec<Failure>,
+    endless_paging: bool,
+    assertions: HashMap<String, String>,
+    identity_requests: Vec<IdentityRequest>,
+}
+
+/// One injected failure: the `nth` next request matching `method` and `path` answers `status`.
+#[derive(Debug)]
+struct Failure {
+    method: String,
+    path: String,
+    skip: usize,
+    status: u16,
+}
+
+/// How a vault keeps deleted secrets: the `recoveryLevel` values of the Key Vault REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecoveryLevel {
+    /// No soft delete: a delete is permanent.
+    Purgeable,
+    /// Soft delete, purge allowed (the usual level).
+    RecoverablePurgeable,
+    /// Soft delete with purge protection.
+    Recoverable,
+    /// Soft delete with purge protection, subscription protected too.
+    RecoverableProtectedSubscription,
+    /// Soft delete with a retention shorter than 90 days, purge allowed.
+    CustomizedRecoverablePurgeable,
+    /// Soft delete with a retention shorter than 90 days, purge protection.
+    CustomizedRecoverable,
+    /// Both of the above, subscription protected too.
+    CustomizedRecoverableProtectedSubscription,
+}
+
+impl RecoveryLevel {
+    /// The wire value, e.g. `Recoverable+Purgeable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryLevel::Purgeable => "Purgeable",
+            RecoveryLevel::RecoverablePurgeable => "Recoverable+Purgeable",
+            RecoveryLevel::Recoverable => "Recoverable",
+            RecoveryLevel::RecoverableProtectedSubscription => "Recoverable+ProtectedSubscription",
+            RecoveryLevel::CustomizedRecoverablePurgeable => "CustomizedRecoverable+Purgeable",
+            RecoveryLevel::CustomizedRecoverable => "CustomizedRecoverable",
+            RecoveryLevel::CustomizedRecoverableProtectedSubscription => {
+                "CustomizedRecoverable+ProtectedSubscription"
+            }
+        }
+    }
+    /// Whether deletes are soft (recoverable).
+    pub fn soft_delete(self) -> bool {
+        self != RecoveryLevel::Purgeable
+    }
+    /// Whether a soft-deleted secret may be purged (no purge protection).
+    pub fn purge_allowed(self) -> bool {
+        self.as_str().ends_with("Purgeable")
+    }
+    fn recoverable_days(self) -> Option<u32> {
+        match self {
+            RecoveryLevel::Purgeable => None,
+            RecoveryLevel::CustomizedRecoverable
+            | RecoveryLevel::CustomizedRecoverablePurgeable
+            | RecoveryLevel::CustomizedRecoverableProtectedSubscription => Some(7),
+            _ => Some(90),
+        }
+    }
+}
+
+/// One call to a managed identity endpoint, as the fake saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRequest {
+    /// `app-service` or `imds`.
+    pub endpoint: &'static str,
+    /// The query (`api-version`, `resource`, `client_id` …).
+    pub query: BTreeMap<String, String>,
+    /// Whether the endpoint's secret header was right (`X-IDENTITY-HEADER` for App Service,
+    /// `Metadata: true` for IMDS).
+    pub header_ok: bool,
 }
 
 #[derive(Debug)]
@@ -124,11 +222,17 @@ pub struct FakeAzure {
     server: FakeServer,
     shared: Arc<Shared>,
     client_secret: String,
+    federated_assertion: String,
 }
 
 impl FakeAzure {
     /// Starts the fake over HTTPS on a free loopback port with a fresh test CA.
     pub async fn start() -> FakeAzure {
+        Self::start_with_ca(TestCa::new()).await
+    }
+
+    /// Starts the fake over HTTPS with the given test CA (several fakes behind one CA bundle).
+    pub async fn start_with_ca(ca: TestCa) -> FakeAzure {
         let tenant = format!(
             "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
             rand::random::<u32>(),
@@ -138,6 +242,11 @@ impl FakeAzure {
             rand::random::<u64>() & 0xffff_ffff_ffff
         );
         let client_secret = format!("fake-client-secret-{:016x}", rand::random::<u64>());
+        // Shaped like the JWT a Kubernetes service-account token file holds; only compared.
+        let federated_assertion = format!(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.fake-{:016x}",
+            rand::random::<u64>()
+        );
         let mut clients = HashMap::new();
         clients.insert(CLIENT_ID.to_string(), client_secret.clone());
         let shared = Arc::new(Shared {
@@ -152,18 +261,24 @@ impl FakeAzure {
                 deletion_lag: 0,
                 requests: Vec::new(),
                 token_requests: Vec::new(),
-                purge_protected: false,
+                recovery_level: RecoveryLevel::RecoverablePurgeable,
+                revoked: HashSet::new(),
+                failures: Vec::new(),
+                endless_paging: false,
+                assertions: HashMap::from([(CLIENT_ID.to_string(), federated_assertion.clone())]),
+                identity_requests: Vec::new(),
             }),
         });
         let router = Router::new()
             .route("/", axum::routing::any(handle))
             .route("/{*path}", axum::routing::any(handle))
             .with_state(Arc::clone(&shared));
-        let server = FakeServer::start_tls(router).await;
+        let server = FakeServer::start_on(router, Some(ca), 0).await;
         FakeAzure {
             server,
             shared,
             client_secret,
+            federated_assertion,
         }
     }
 
@@ -187,6 +302,11 @@ impl FakeAzure {
     pub fn client_secret(&self) -> &str {
         &self.client_secret
     }
+    /// The federated token (what `AZURE_FEDERATED_TOKEN_FILE` holds) the token endpoint accepts
+    /// as a client assertion for [`FakeAzure::client_id`].
+    pub fn federated_assertion(&self) -> &str {
+        &self.federated_assertion
+    }
     /// The fault queue of the underlying harness.
     pub fn faults(&self) -> &Faults {
         self.server.faults()
@@ -207,14 +327,48 @@ impl FakeAzure {
             g.throttle.push(retry_after_secs);
         }
     }
-    /// After a delete, this many `GET /deletedsecrets/{name}` polls answer 404 (deletion still
-    /// in progress; `PUT` and purge answer 409 meanwhile).
+    /// After a delete, this many requests for the name see the deletion still in progress:
+    /// `GET /deletedsecrets/{name}` answers 404, `PUT`, purge and recover answer 409.
     pub fn set_deletion_lag(&self, polls: u32) {
         self.shared.lock().deletion_lag = polls;
     }
-    /// Purge protection: purges answer 403.
+    /// Purge protection on (recovery level `Recoverable`: purges answer 403) or off
+    /// (`Recoverable+Purgeable`).
     pub fn set_purge_protection(&self, on: bool) {
-        self.shared.lock().purge_protected = on;
+        self.set_recovery_level(if on {
+            RecoveryLevel::Recoverable
+        } else {
+            RecoveryLevel::RecoverablePurgeable
+        });
+    }
+    /// The vault's recovery level (soft delete, purge protection); applies to later deletes.
+    pub fn set_recovery_level(&self, level: RecoveryLevel) {
+        self.shared.lock().recovery_level = level;
+    }
+    /// Revokes every token the fake's token endpoints issued so far: requests bearing one get
+    /// 401 with a fresh challenge, as Key Vault answers a token revoked before its expiry.
+    /// Returns how many were revoked.
+    pub fn revoke_issued_tokens(&self) -> usize {
+        let mut g = self.shared.lock();
+        let issued: Vec<String> = g.issued.drain().collect();
+        let n = issued.len();
+        g.revoked.extend(issued);
+        n
+    }
+    /// The `nth` (1 = the next) request from now on with this method and path (`/secrets/x`;
+    /// compared case-insensitively, query ignored) answers `status` with a Key Vault error body
+    /// (`BadParameter` for 400, `Forbidden` for 403, `InternalServerError` for 5xx).
+    pub fn fail_nth(&self, method: &str, path: &str, nth: usize, status: u16) {
+        self.shared.lock().failures.push(Failure {
+            method: method.to_ascii_uppercase(),
+            path: path.to_ascii_lowercase(),
+            skip: nth.saturating_sub(1),
+            status,
+        });
+    }
+    /// Every list page carries a `nextLink`, even past the end (a broken or hostile server).
+    pub fn set_endless_paging(&self, on: bool) {
+        self.shared.lock().endless_paging = on;
     }
 
     /// Stores a version directly (no HTTP), returning its version id.
@@ -284,10 +438,151 @@ impl FakeAzure {
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.shared.lock().requests.clone()
     }
-    /// The form fields of each token-endpoint call, with `client_secret` replaced by `[set]`.
+    /// The form fields of each token-endpoint call, with `client_secret` and
+    /// `client_assertion` replaced by `[set]`.
     pub fn token_requests(&self) -> Vec<BTreeMap<String, String>> {
         self.shared.lock().token_requests.clone()
     }
+    /// Calls to the managed identity endpoints (see [`FakeAzure::start_managed_identity`]).
+    pub fn identity_requests(&self) -> Vec<IdentityRequest> {
+        self.shared.lock().identity_requests.clone()
+    }
+
+    /// Starts the managed identity endpoints over plain HTTP on a free loopback port: the App
+    /// Service endpoint at `/msi/token` (point `IDENTITY_ENDPOINT` at
+    /// [`FakeManagedIdentity::app_service_endpoint`], `IDENTITY_HEADER` at
+    /// [`FakeManagedIdentity::identity_header`]) and IMDS at `/metadata/identity/oauth2/token`
+    /// (the host clients reach as `http://169.254.169.254`). Tokens they hand out are accepted
+    /// by this vault.
+    pub async fn start_managed_identity(&self) -> FakeManagedIdentity {
+        let identity_header = format!("fake-identity-header-{:016x}", rand::random::<u64>());
+        let state = Arc::new(IdentityState {
+            shared: Arc::clone(&self.shared),
+            identity_header: identity_header.clone(),
+        });
+        let router = Router::new()
+            .route("/{*path}", axum::routing::any(identity_handle))
+            .with_state(state);
+        FakeManagedIdentity {
+            server: FakeServer::start(router).await,
+            identity_header,
+        }
+    }
+}
+
+/// The managed identity endpoints of a [`FakeAzure`] (App Service and IMDS), plain HTTP.
+#[derive(Debug)]
+pub struct FakeManagedIdentity {
+    server: FakeServer,
+    identity_header: String,
+}
+
+impl FakeManagedIdentity {
+    /// `http://127.0.0.1:<port>`: the IMDS host (what `AZURE_POD_IDENTITY_AUTHORITY_HOST` names).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+    /// The App Service endpoint (`IDENTITY_ENDPOINT`).
+    pub fn app_service_endpoint(&self) -> String {
+        format!("{}/msi/token", self.server.url())
+    }
+    /// The secret App Service puts in `IDENTITY_HEADER`.
+    pub fn identity_header(&self) -> &str {
+        &self.identity_header
+    }
+    /// The underlying harness (request counter, faults).
+    pub fn server(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+#[derive(Debug)]
+struct IdentityState {
+    shared: Arc<Shared>,
+    identity_header: String,
+}
+
+/// App Service (`GET /msi/token`, `X-IDENTITY-HEADER`, api-version 2019-08-01) and IMDS
+/// (`GET /metadata/identity/oauth2/token`, `Metadata: true`) token endpoints. Both answer
+/// `expires_on` as a string of Unix seconds, as the services do.
+async fn identity_handle(
+    State(state): State<Arc<IdentityState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let query: BTreeMap<String, String> = query_map(&uri).into_iter().collect();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (endpoint, header_ok) = match uri.path().trim_end_matches('/') {
+        "/msi/token" => (
+            "app-service",
+            header("x-identity-header") == Some(state.identity_header.as_str()),
+        ),
+        "/metadata/identity/oauth2/token" => (
+            "imds",
+            header("metadata").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ),
+        _ => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                json!({"error": "not_found", "error_description": "no such endpoint"}),
+            );
+        }
+    };
+    let mut g = state.shared.lock();
+    g.identity_requests.push(IdentityRequest {
+        endpoint,
+        query: query.clone(),
+        header_ok,
+    });
+    let bad = |text: &str| {
+        reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": text}),
+        )
+    };
+    if method != Method::GET {
+        return bad("Only GET is supported.");
+    }
+    if !header_ok {
+        return bad(if endpoint == "imds" {
+            "Required metadata header not specified"
+        } else {
+            "The identity header is missing or wrong."
+        });
+    }
+    if query.get("api-version").is_none_or(|v| v.is_empty()) {
+        return bad("Required query variable 'api-version' is missing");
+    }
+    let Some(resource) = query.get("resource").filter(|r| !r.is_empty()) else {
+        return bad("Required query variable 'resource' is missing");
+    };
+    if let Some(id) = query.get("client_id")
+        && id != CLIENT_ID
+    {
+        return bad("Identity not found");
+    }
+    let token = format!(
+        "fake-msi-token-{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    );
+    g.issued.insert(token.clone());
+    let now = now();
+    let mut body = json!({
+        "access_token": token,
+        "expires_on": (now + 3599).to_string(),
+        "resource": resource,
+        "token_type": "Bearer",
+        "client_id": CLIENT_ID,
+    });
+    if endpoint == "imds" {
+        body["expires_in"] = json!("3599");
+        body["ext_expires_in"] = json!("3599");
+        body["not_before"] = json!(now.to_string());
+        body["refresh_token"] = json!("");
+    }
+    reply(StatusCode::OK, body)
 }
 
 fn unix(t: SystemTime) -> i64 {
@@ -403,14 +698,31 @@ fn valid_name(name: &str) -> bool {
     (1..=127).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-fn attributes(v: &Version) -> Value {
+/// What every answer of one request shares: the vault URL as the client addressed it, the
+/// vault's recovery level, whether paging never ends.
+#[derive(Debug)]
+struct Base {
+    url: String,
+    level: RecoveryLevel,
+    endless_paging: bool,
+}
+
+impl std::fmt::Display for Base {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+fn attributes(v: &Version, level: RecoveryLevel) -> Value {
     let mut a = json!({
         "enabled": v.enabled,
         "created": v.created,
         "updated": v.updated,
-        "recoveryLevel": "Recoverable+Purgeable",
-        "recoverableDays": 90,
+        "recoveryLevel": level.as_str(),
     });
+    if let Some(days) = level.recoverable_days() {
+        a["recoverableDays"] = json!(days);
+    }
     if let Some(nbf) = v.nbf {
         a["nbf"] = json!(nbf);
     }
@@ -420,10 +732,10 @@ fn attributes(v: &Version) -> Value {
     a
 }
 
-fn bundle(base: &str, e: &Entry, v: &Version, with_value: bool) -> Value {
+fn bundle(base: &Base, e: &Entry, v: &Version, with_value: bool) -> Value {
     let mut b = json!({
         "id": format!("{base}/secrets/{}/{}", e.name, v.id),
-        "attributes": attributes(v),
+        "attributes": attributes(v, base.level),
     });
     if with_value {
         b["value"] = json!(v.value);
@@ -437,13 +749,13 @@ fn bundle(base: &str, e: &Entry, v: &Version, with_value: bool) -> Value {
     b
 }
 
-fn item(base: &str, e: &Entry, v: &Version, versioned: bool) -> Value {
+fn item(base: &Base, e: &Entry, v: &Version, versioned: bool) -> Value {
     let id = if versioned {
         format!("{base}/secrets/{}/{}", e.name, v.id)
     } else {
         format!("{base}/secrets/{}", e.name)
     };
-    let mut b = json!({ "id": id, "attributes": attributes(v) });
+    let mut b = json!({ "id": id, "attributes": attributes(v, base.level) });
     if let Some(ct) = &v.content_type {
         b["contentType"] = json!(ct);
     }
@@ -453,12 +765,13 @@ fn item(base: &str, e: &Entry, v: &Version, versioned: bool) -> Value {
     b
 }
 
-fn deleted_bundle(base: &str, d: &Deleted) -> Value {
+fn deleted_bundle(base: &Base, d: &Deleted) -> Value {
     let v = d.entry.versions.last().expect("a secret has a version");
     let mut b = bundle(base, &d.entry, v, false);
     b["recoveryId"] = json!(format!("{base}/deletedsecrets/{}", d.entry.name));
     b["deletedDate"] = json!(d.deleted_date);
-    b["scheduledPurgeDate"] = json!(d.deleted_date + 90 * 86_400);
+    let days = i64::from(base.level.recoverable_days().unwrap_or(90));
+    b["scheduledPurgeDate"] = json!(d.deleted_date + days * 86_400);
     b
 }
 
@@ -473,7 +786,7 @@ fn query_map(uri: &Uri) -> HashMap<String, String> {
 }
 
 /// One page of `items` starting at the `$skiptoken` offset, with an absolute `nextLink`.
-fn page(base: &str, path: &str, q: &HashMap<String, String>, items: Vec<Value>) -> Response {
+fn page(base: &Base, path: &str, q: &HashMap<String, String>, items: Vec<Value>) -> Response {
     let size = match q.get("maxresults").map(|m| m.parse::<usize>()) {
         None => PAGE_SIZE,
         Some(Ok(n)) if (1..=PAGE_SIZE).contains(&n) => n,
@@ -513,7 +826,7 @@ fn page(base: &str, path: &str, q: &HashMap<String, String>, items: Vec<Value>) 
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
     let api_version = q.get("api-version").cloned().unwrap_or_default();
-    let next = if end < items.len() {
+    let next = if end < items.len() || base.endless_paging {
         let token =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{end}"));
         let query: String = url::form_urlencoded::Serializer::new(String::new())
@@ -574,7 +887,7 @@ async fn handle(
         .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("127.0.0.1")
         .to_string();
-    let base = format!("https://{host}");
+    let base_url = format!("https://{host}");
     let bearer = headers
         .get("authorization")
         .and_then(|h| h.to_str().ok())
@@ -598,6 +911,10 @@ async fn handle(
             "AKV10000: Request is missing a Bearer or PoP token.",
         );
     };
+    if g.revoked.contains(&token) {
+        // The message is the fake's own; clients key on the status and the challenge.
+        return challenge(&shared.tenant, "The access token has been revoked.");
+    }
     let token_ok = !token.is_empty()
         && (g.issued.contains(&token)
             || g.allowed_tokens
@@ -629,6 +946,30 @@ async fn handle(
             None,
         );
     }
+    if let Some(status) = injected_failure(&mut g, method.as_str(), &path) {
+        let (code, text) = match status {
+            400 => (
+                "BadParameter",
+                "The request was refused (injected failure).",
+            ),
+            403 => ("Forbidden", "The operation was refused (injected failure)."),
+            _ => (
+                "InternalServerError",
+                "The service failed (injected failure).",
+            ),
+        };
+        return kv_error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            text,
+            None,
+        );
+    }
+    let base = Base {
+        url: base_url,
+        level: g.recovery_level,
+        endless_paging: g.endless_paging,
+    };
     let g = &mut *g;
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["secrets"] | ["secrets", ""]) => {
@@ -678,6 +1019,11 @@ async fn handle(
             let key = name.to_ascii_lowercase();
             match g.secrets.remove(&key) {
                 None => not_found(name),
+                // No soft delete: gone for good; the answer has no `recoveryId`.
+                Some(entry) if !base.level.soft_delete() => {
+                    let v = entry.versions.last().expect("a secret has a version");
+                    reply(StatusCode::OK, bundle(&base, &entry, v, false))
+                }
                 Some(entry) => {
                     let d = Deleted {
                         entry,
@@ -690,24 +1036,25 @@ async fn handle(
                 }
             }
         }
-        ("GET", ["deletedsecrets", name]) => match g.deleted.get_mut(&name.to_ascii_lowercase()) {
-            None => deleted_not_found(name),
-            Some(d) if d.pending > 0 => {
-                d.pending -= 1;
-                deleted_not_found(name)
+        ("GET", ["deletedsecrets", name]) => {
+            let busy = deletion_in_progress(g, name);
+            match g.deleted.get(&name.to_ascii_lowercase()) {
+                Some(d) if !busy => reply(StatusCode::OK, deleted_bundle(&base, d)),
+                _ => deleted_not_found(name),
             }
-            Some(d) => reply(StatusCode::OK, deleted_bundle(&base, d)),
-        },
+        }
         ("DELETE", ["deletedsecrets", name]) => {
             let key = name.to_ascii_lowercase();
+            let busy = deletion_in_progress(g, name);
             match g.deleted.get(&key) {
                 None => deleted_not_found(name),
-                Some(d) if d.pending > 0 => being_deleted(name),
-                Some(_) if g.purge_protected => kv_error(
+                Some(_) if busy => being_deleted(name),
+                // The service's answer: code `Forbidden`, no innererror, this message.
+                Some(_) if !base.level.purge_allowed() => kv_error(
                     StatusCode::FORBIDDEN,
                     "Forbidden",
-                    "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.",
-                    Some("PurgeProtectionEnabled"),
+                    "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: fake-vault;location=local",
+                    None,
                 ),
                 Some(_) => {
                     g.deleted.remove(&key);
@@ -720,9 +1067,10 @@ async fn handle(
         }
         ("POST", ["deletedsecrets", name, "recover"]) => {
             let key = name.to_ascii_lowercase();
+            let busy = deletion_in_progress(g, name);
             match g.deleted.get(&key) {
                 None => deleted_not_found(name),
-                Some(d) if d.pending > 0 => being_deleted(name),
+                Some(_) if busy => being_deleted(name),
                 Some(_) => {
                     let d = g.deleted.remove(&key).expect("present");
                     let v = d.entry.versions.last().expect("a version").clone();
@@ -747,6 +1095,32 @@ async fn handle(
     }
 }
 
+/// The status of an injected failure that matches this request, if any (consumed).
+fn injected_failure(g: &mut Inner, method: &str, path: &str) -> Option<u16> {
+    let path = path.to_ascii_lowercase();
+    let i = g
+        .failures
+        .iter()
+        .position(|f| f.method == method && f.path == path)?;
+    if g.failures[i].skip > 0 {
+        g.failures[i].skip -= 1;
+        return None;
+    }
+    Some(g.failures.remove(i).status)
+}
+
+/// Whether the soft delete of `name` is still in progress; each request for the name counts
+/// one step of the configured lag (time passing, as far as the fake is concerned).
+fn deletion_in_progress(g: &mut Inner, name: &str) -> bool {
+    match g.deleted.get_mut(&name.to_ascii_lowercase()) {
+        Some(d) if d.pending > 0 => {
+            d.pending -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
 fn being_deleted(name: &str) -> Response {
     kv_error(
         StatusCode::CONFLICT,
@@ -756,10 +1130,10 @@ fn being_deleted(name: &str) -> Response {
     )
 }
 
-fn set_secret(g: &mut Inner, base: &str, name: &str, body: &[u8]) -> Response {
+fn set_secret(g: &mut Inner, base: &Base, name: &str, body: &[u8]) -> Response {
     let key = name.to_ascii_lowercase();
-    if let Some(d) = g.deleted.get(&key) {
-        if d.pending > 0 {
+    if g.deleted.contains_key(&key) {
+        if deletion_in_progress(g, name) {
             return being_deleted(name);
         }
         return kv_error(
@@ -823,7 +1197,7 @@ fn set_secret(g: &mut Inner, base: &str, name: &str, body: &[u8]) -> Response {
     reply(StatusCode::OK, bundle(base, e, v, true))
 }
 
-fn get_secret(g: &Inner, base: &str, name: &str, version: Option<&str>) -> Response {
+fn get_secret(g: &Inner, base: &Base, name: &str, version: Option<&str>) -> Response {
     let Some(e) = g.secrets.get(&name.to_ascii_lowercase()) else {
         return not_found(name);
     };
@@ -855,7 +1229,7 @@ fn get_secret(g: &Inner, base: &str, name: &str, version: Option<&str>) -> Respo
 
 fn update_secret(
     g: &mut Inner,
-    base: &str,
+    base: &Base,
     name: &str,
     version: Option<&str>,
     body: &[u8],
@@ -947,8 +1321,10 @@ fn token_endpoint(shared: &Shared, method: &Method, tenant: &str, body: &[u8]) -
         .collect();
     let mut g = shared.lock();
     let mut logged = form.clone();
-    if logged.contains_key("client_secret") {
-        logged.insert("client_secret".into(), "[set]".into());
+    for secret in ["client_secret", "client_assertion"] {
+        if logged.contains_key(secret) {
+            logged.insert(secret.into(), "[set]".into());
+        }
     }
     g.token_requests.push(logged);
     if !tenant.eq_ignore_ascii_case(&shared.tenant) {
@@ -976,7 +1352,27 @@ fn token_endpoint(shared: &Shared, method: &Method, tenant: &str, body: &[u8]) -
             "Application not found in the directory.",
         );
     };
-    if form.get("client_secret") != Some(&expected) {
+    // Workload identity: a federated token as the client assertion.
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return entra_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50027,
+                "The client assertion type is not supported.",
+            );
+        }
+        if g.assertions.get(&client_id) != Some(assertion) {
+            return entra_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700213,
+                "No matching federated identity record found for presented assertion.",
+            );
+        }
+    } else if form.get("client_secret") != Some(&expected) {
         return entra_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -1008,13 +1404,33 @@ fn token_endpoint(shared: &Shared, method: &Method, tenant: &str, body: &[u8]) -
 /// Starts the fake for an out-of-process client (the official Python SDK). Env:
 /// `FAKE_URL` / `AZURE_KEY_VAULT_URI` (the vault URL), `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
 /// `AZURE_CLIENT_SECRET` (accepted by the fake token endpoint), `AZURE_AUTHORITY_HOST` (the
-/// fake itself) and `FAKE_CA_FILE` (a PEM file with the test CA; a CA cert is not a secret).
+/// fake itself), `FAKE_CA_FILE` (a PEM file with the test CAs; a CA cert is not a secret),
+/// `FAKE_URL_PURGEABLE` (a vault without soft delete), `FAKE_URL_PURGE_PROTECTED` (a vault with
+/// purge protection), and the managed identity endpoints: `FAKE_IDENTITY_ENDPOINT`,
+/// `FAKE_IDENTITY_HEADER` (App Service) and `FAKE_IMDS_HOST` (IMDS).
 pub async fn standalone() -> super::Standalone {
-    let fake = FakeAzure::start().await;
+    let ca = TestCa::new();
+    let fake = FakeAzure::start_with_ca(ca.clone()).await;
+    let purgeable = FakeAzure::start_with_ca(ca.clone()).await;
+    purgeable.set_recovery_level(RecoveryLevel::Purgeable);
+    let protected = FakeAzure::start_with_ca(ca).await;
+    protected.set_purge_protection(true);
+    let identity = fake.start_managed_identity().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let ca_file = dir.path().join("strongroom-fake-azure-ca.pem");
     std::fs::write(&ca_file, fake.ca_pem()).expect("write CA file");
     let env = vec![
+        ("FAKE_URL_PURGEABLE".to_string(), purgeable.url()),
+        ("FAKE_URL_PURGE_PROTECTED".to_string(), protected.url()),
+        (
+            "FAKE_IDENTITY_ENDPOINT".to_string(),
+            identity.app_service_endpoint(),
+        ),
+        (
+            "FAKE_IDENTITY_HEADER".to_string(),
+            identity.identity_header().to_string(),
+        ),
+        ("FAKE_IMDS_HOST".to_string(), identity.url()),
         ("FAKE_URL".to_string(), fake.url()),
         ("AZURE_KEY_VAULT_URI".to_string(), fake.url()),
         ("AZURE_TENANT_ID".to_string(), fake.tenant().to_string()),
@@ -1027,7 +1443,7 @@ pub async fn standalone() -> super::Standalone {
         ("FAKE_CA_FILE".to_string(), ca_file.display().to_string()),
     ];
     super::Standalone {
-        keep_alive: Box::new((fake, dir)),
+        keep_alive: Box::new((fake, purgeable, protected, identity, dir)),
         env,
     }
 }
