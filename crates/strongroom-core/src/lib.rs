@@ -43,6 +43,7 @@ mod name;
 mod placeholder;
 pub mod provider;
 mod retry;
+mod rotate;
 pub mod seal;
 mod secret;
 #[doc(hidden)]
@@ -75,6 +76,7 @@ pub use layers::{
 pub use name::{MAX_NAME_LEN, SecretName, is_forbidden_char};
 pub use placeholder::{Placeholder, PlaceholderResolver, Template, validate_manager_name};
 pub use retry::RetryPolicy;
+pub use rotate::{RotateStep, Rotation};
 pub use secret::{Secret, SecretKind};
 pub use stats::CacheStats;
 pub use store::{

@@ -11,10 +11,15 @@ pub use access::{AccessControlled, AccessMode};
 pub use cached::{CachePolicy, Cached, DEFAULT_CACHE_TTL};
 pub use prefix::Prefixed;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::cache::SecretCache;
-use crate::store::SecretStore;
+use crate::error::Result;
+use crate::name::SecretName;
+use crate::rotate::Rotation;
+use crate::store::{SecretStore, WriteOptions};
+use crate::value::SecretValue;
 
 /// Builder-style composition of layers.
 ///
@@ -51,6 +56,33 @@ pub trait SecretStoreExt: SecretStore {
         Self: Sized + 'static,
     {
         Cached::new(self, cache, policy)
+    }
+
+    /// Rotates `old` to `new` with `value`, as LiteLLM does, safe under failure: reads `old`
+    /// (it must exist), writes `new`, reads it back past every cache, and only then deletes
+    /// `old` (7-day recovery window where the backend has one). A failure at any step leaves
+    /// `old` readable and the error names the step; where the backend cannot delete, `old`
+    /// stays and the result says why. `new == old` is an overwrite, checked the same way.
+    ///
+    /// ```
+    /// use strongroom_core::*;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let (old, new) = (SecretName::new("key-1").unwrap(), SecretName::new("key-2").unwrap());
+    /// store.write(&old, "v1".into(), &WriteOptions::new()).await.unwrap();
+    /// let done = store.rotate(&old, &new, "v2".into(), &WriteOptions::new()).await.unwrap();
+    /// assert!(done.old_deleted);
+    /// assert!(store.read(&old, &ReadOptions::new()).await.unwrap().is_none());
+    /// # });
+    /// ```
+    fn rotate<'a>(
+        &'a self,
+        old: &'a SecretName,
+        new: &'a SecretName,
+        value: SecretValue,
+        opts: &'a WriteOptions,
+    ) -> impl Future<Output = Result<Rotation>> + Send + 'a {
+        crate::rotate::rotate(self, old, new, value, opts)
     }
 }
 
