@@ -12,16 +12,31 @@
 //! * `GET /secrets?variable_ids=a:variable:x,a:variable:y` (all-or-nothing, duplicates and empty
 //!   elements 422, `Accept-Encoding: base64` answers base64 values with line breaks and
 //!   `Content-Encoding: base64`, binary values without it 406).
-//! * `POST|PUT|PATCH /policies/{account}/policy/{*identifier}`: each body is parsed as YAML
-//!   (tags preserved); only `!variable` records are accepted, anything else is 422
-//!   `policy_invalid`; every record seen is kept for tests ([`FakeConjur::policy_records`]).
+//! * `POST|PUT|PATCH /policies/{account}/policy/{*identifier}` into an existing branch (`root`
+//!   always exists; others are declared by `!policy` records or [`FakeConjur::declare_policy`];
+//!   an unknown branch is 404). Each body is parsed as YAML (tags preserved); `!variable` and
+//!   `!policy` records are accepted (with `annotations`, a policy with `body`), anything else is
+//!   422 `policy_invalid`; every record seen is kept for tests ([`FakeConjur::policy_records`]).
+//!   Ids are relative to the branch the policy is loaded into (`x/y` loaded into `app` is
+//!   `app/x/y`), a leading `/` makes one absolute, `$namespace` is substituted
+//!   (`conjur-policy-parser` `resolver.rb`). As on the server (`loader/orchestrate.rb`), a POST
+//!   adds only: a record already owned by another branch is dropped, and on an existing
+//!   variable only new annotation names are added — a changed value is silently kept; PATCH
+//!   updates annotations; PUT replaces what the branch owns.
 //!   A load while another one runs answers 409 `policy_conflict` with `Retry-After`
-//!   ([`FakeConjur::force_policy_conflicts`] forces N of them).
-//! * `GET /resources/{account}[/{kind}]` with `search`, `limit`, `offset`, `count`.
+//!   ([`FakeConjur::force_policy_conflicts`] forces N of them, [`FakeConjur::collide_policy_loads`]
+//!   makes loads collide deterministically).
+//! * `GET /resources/{account}[/{kind}]` with `search` (ids and annotation values), `limit`,
+//!   `offset`, `count`; `GET /resources/{account}/{kind}/{*identifier}` shows one resource,
+//!   with its owning `policy` and its `annotations`. [`FakeConjur::set_endless_resources`]
+//!   makes every list page full, for paging bounds.
+//! * Reads answer the `conjur/mime_type` annotation as `Content-Type`.
 //!
 //! Every call but authenticate needs `Authorization: Token token="<base64 token>"` — quoted;
 //! an unquoted header is "Authorization missing" (401). Tokens live 8 minutes unless
-//! configured otherwise, and [`FakeConjur::expire_tokens`] ends every issued token at once.
+//! configured otherwise (`token_ttl`, [`FakeConjur::set_token_ttl`]), and
+//! [`FakeConjur::expire_tokens`] ends every issued token at once. Token times come from the
+//! configured clock, so a test can share a `ManualClock` with the client.
 //! Fault injection (latency, 5xx, dropped connections, malformed bodies) comes from the
 //! [`crate::fake`] harness through [`FakeConjur::faults`].
 
@@ -39,6 +54,8 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
+use strongroom_core::{Clock, SystemClock};
+use tokio::sync::Notify;
 
 use crate::fake::{FakeServer, Faults, TestCa};
 
@@ -73,6 +90,8 @@ pub struct FakeConjurConfig {
     pub policy_load_time: Duration,
     /// The `authn-cert` service id served by [`FakeConjur::start_mtls`].
     pub authn_cert_service_id: String,
+    /// The clock token lifetimes and creation times are measured with (the system clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for FakeConjurConfig {
@@ -86,6 +105,7 @@ impl Default for FakeConjurConfig {
             policy_retry_after: (1, 8),
             policy_load_time: Duration::ZERO,
             authn_cert_service_id: "certs".to_string(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -101,8 +121,10 @@ pub struct PolicyRecord {
     pub tag: String,
     /// The record's id as written (before resolution), when it has one.
     pub id: Option<String>,
-    /// The resolved, fully qualified variable id relative to the account, for `!variable`.
+    /// The resolved id relative to the account, for `!variable` and `!policy`.
     pub resolved: Option<String>,
+    /// The record's annotations, in document order.
+    pub annotations: Vec<(String, String)>,
 }
 
 /// One request as the fake received it (before routing).
@@ -128,6 +150,9 @@ struct Variable {
     versions: Vec<(u64, Vec<u8>)>,
     next_version: u64,
     created_at: u64,
+    /// The branch that declared it.
+    policy: String,
+    annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -142,10 +167,14 @@ struct Inner {
     users: Mutex<HashMap<String, String>>,
     tokens: Mutex<HashMap<String, Token>>,
     variables: Mutex<BTreeMap<String, Variable>>,
+    /// Policy branch → the branch that declared it (`root` → `""`).
+    policies: Mutex<BTreeMap<String, String>>,
     records: Mutex<Vec<PolicyRecord>>,
     requests: Mutex<Vec<RecordedRequest>>,
-    policy_busy: AtomicBool,
+    policy_gate: PolicyGate,
     forced_conflicts: AtomicUsize,
+    policy_conflicts: AtomicUsize,
+    endless_resources: AtomicBool,
     policy_version: AtomicU64,
     authn_calls: AtomicUsize,
     authn_cert_calls: AtomicUsize,
@@ -278,7 +307,7 @@ impl FakeConjur {
 
     /// Ends every token issued so far (their next use answers 401).
     pub fn expire_tokens(&self) {
-        let past = SystemTime::now() - Duration::from_secs(1);
+        let past = self.inner.now() - Duration::from_secs(1);
         for t in self.inner.tokens.lock().unwrap().values_mut() {
             t.expires = past;
         }
@@ -329,15 +358,88 @@ impl FakeConjur {
         self.inner.authn_with_client_cert.load(Ordering::SeqCst)
     }
 
-    /// Declares a variable (as a policy load would), without a value.
+    /// Declares a variable (as a policy load into the branch it lies under would), without a
+    /// value.
     pub fn declare_variable(&self, id: &str) {
-        self.inner.declare(id);
+        self.inner.declare_in(id, &self.inner.owner_of(id));
     }
 
     /// Declares a variable if needed and adds a value version.
     pub fn set_value(&self, id: &str, value: &[u8]) {
-        self.inner.declare(id);
+        self.declare_variable(id);
         self.inner.push_value(id, value.to_vec());
+    }
+
+    /// Declares a policy branch (as `- !policy <id>` loaded into its parent branch would).
+    pub fn declare_policy(&self, id: &str) {
+        let owner = self.inner.owner_of(id);
+        self.inner
+            .policies
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .or_insert(owner);
+    }
+
+    /// The declared policy branches (`root` included).
+    pub fn policies(&self) -> Vec<String> {
+        self.inner
+            .policies
+            .lock()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The branch that owns a variable.
+    pub fn variable_policy(&self, id: &str) -> Option<String> {
+        self.inner
+            .variables
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|v| v.policy.clone())
+    }
+
+    /// The annotations of a variable.
+    pub fn annotations(&self, id: &str) -> BTreeMap<String, String> {
+        self.inner
+            .variables
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|v| v.annotations.clone())
+            .unwrap_or_default()
+    }
+
+    /// The value of the latest version of a variable.
+    pub fn value(&self, id: &str) -> Option<Vec<u8>> {
+        self.inner
+            .variables
+            .lock()
+            .unwrap()
+            .get(id)
+            .and_then(|v| v.versions.last().map(|(_, b)| b.clone()))
+    }
+
+    /// Makes every resource list page full (synthetic variables `endless/<n>`), the way a
+    /// broken or hostile server that never runs out of pages would answer.
+    pub fn set_endless_resources(&self, on: bool) {
+        self.inner.endless_resources.store(on, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` policy loads that take the policy lock hold it until another load
+    /// has arrived and been refused with 409 — so concurrent writers collide for certain,
+    /// without timing. Every 409 is answered only once the load holding the lock has finished,
+    /// so a refused client's next try never meets the same load again.
+    pub fn collide_policy_loads(&self, n: usize) {
+        self.inner.policy_gate.state.lock().unwrap().collide = n;
+    }
+
+    /// Policy loads answered 409 `policy_conflict` so far (forced ones included).
+    pub fn policy_conflicts(&self) -> usize {
+        self.inner.policy_conflicts.load(Ordering::SeqCst)
     }
 
     /// The declared variable ids.
@@ -399,10 +501,13 @@ impl Inner {
             users: Mutex::new(users),
             tokens: Mutex::new(HashMap::new()),
             variables: Mutex::new(BTreeMap::new()),
+            policies: Mutex::new(BTreeMap::from([("root".to_string(), String::new())])),
             records: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
-            policy_busy: AtomicBool::new(false),
+            policy_gate: PolicyGate::default(),
             forced_conflicts: AtomicUsize::new(0),
+            policy_conflicts: AtomicUsize::new(0),
+            endless_resources: AtomicBool::new(false),
             policy_version: AtomicU64::new(1),
             authn_calls: AtomicUsize::new(0),
             authn_cert_calls: AtomicUsize::new(0),
@@ -415,7 +520,13 @@ impl Inner {
         self.cfg.lock().unwrap().clone()
     }
 
-    fn declare(&self, id: &str) {
+    fn now(&self) -> SystemTime {
+        self.cfg.lock().unwrap().clock.system_now()
+    }
+
+    /// Declares `id` (owned by `policy`) unless it exists.
+    fn declare_in(&self, id: &str, policy: &str) {
+        let created_at = secs(self.now());
         self.variables
             .lock()
             .unwrap()
@@ -423,8 +534,22 @@ impl Inner {
             .or_insert_with(|| Variable {
                 versions: Vec::new(),
                 next_version: 1,
-                created_at: unix_now(),
+                created_at,
+                policy: policy.to_string(),
+                annotations: BTreeMap::new(),
             });
+    }
+
+    /// The longest declared branch that `id` lies under (`root` when none).
+    fn owner_of(&self, id: &str) -> String {
+        let policies = self.policies.lock().unwrap();
+        let mut best = "root".to_string();
+        for p in policies.keys() {
+            if id.starts_with(&format!("{p}/")) && p.len() > best.len() {
+                best = p.clone();
+            }
+        }
+        best
     }
 
     /// Adds a version; false when the variable is not declared.
@@ -445,7 +570,7 @@ impl Inner {
 
     fn issue_token(&self, login: &str) -> Vec<u8> {
         let cfg = self.cfg();
-        let now = SystemTime::now();
+        let now = cfg.clock.system_now();
         let expires = now + cfg.token_ttl;
         let enc = |bytes: &[u8]| match cfg.token_alphabet {
             TokenAlphabet::UrlSafeNoPad => URL_SAFE_NO_PAD.encode(bytes),
@@ -508,15 +633,11 @@ impl Inner {
         };
         let tokens = self.tokens.lock().unwrap();
         match tokens.get(sig) {
-            Some(t) if t.expires > SystemTime::now() => Ok(t.login.clone()),
+            Some(t) if t.expires > self.now() => Ok(t.login.clone()),
             Some(_) => Err(unauthorized("Token has expired")),
             None => Err(unauthorized("Token verification failed")),
         }
     }
-}
-
-fn unix_now() -> u64 {
-    secs(SystemTime::now())
 }
 
 fn secs(t: SystemTime) -> u64 {
@@ -611,6 +732,10 @@ fn router(inner: Arc<Inner>) -> Router {
         )
         .route("/resources/{account}", get(list_resources_all))
         .route("/resources/{account}/{kind}", get(list_resources_kind))
+        .route(
+            "/resources/{account}/{kind}/{*identifier}",
+            get(show_resource),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "") })
         .layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -780,10 +905,15 @@ async fn get_secret(
         None => var.versions.last(),
         Some(n) => var.versions.iter().find(|(v, _)| *v == n),
     };
+    // secrets_controller#show: the `conjur/mime_type` annotation, else octet-stream.
+    let content_type = var
+        .annotations
+        .get("conjur/mime_type")
+        .map_or("application/octet-stream", String::as_str);
     match value {
         Some((_, bytes)) => (
             StatusCode::OK,
-            [("content-type", "application/octet-stream")],
+            [(http::header::CONTENT_TYPE, content_type.to_string())],
             bytes.clone(),
         )
             .into_response(),
@@ -917,16 +1047,73 @@ async fn batch(
     }
 }
 
-/// Releases the policy lock when dropped.
-struct PolicyLock<'a>(&'a AtomicBool);
+/// The policy lock: one load at a time, as on the server (`policies_controller.rb`
+/// `concurrent_load`). A load that finds it held is answered 409 once the holder is done.
+#[derive(Debug, Default)]
+struct PolicyGate {
+    state: Mutex<GateState>,
+    changed: Notify,
+}
 
-impl Drop for PolicyLock<'_> {
+#[derive(Debug, Default)]
+struct GateState {
+    /// The load holding the lock.
+    holder: Option<u64>,
+    next: u64,
+    /// Loads refused while the current holder held the lock.
+    conflicts: usize,
+    /// How many more holders wait for a refused load before finishing.
+    collide: usize,
+}
+
+/// The lock, held by one load; released (and waiters woken) when dropped.
+struct Held<'a> {
+    gate: &'a PolicyGate,
+    collide: bool,
+}
+
+impl PolicyGate {
+    /// Takes the lock, or says which load holds it (and counts the refusal).
+    fn acquire(&self) -> Result<Held<'_>, u64> {
+        let mut st = self.state.lock().unwrap();
+        if let Some(holder) = st.holder {
+            st.conflicts += 1;
+            drop(st);
+            self.changed.notify_waiters();
+            return Err(holder);
+        }
+        st.next += 1;
+        st.holder = Some(st.next);
+        st.conflicts = 0;
+        let collide = st.collide > 0;
+        st.collide = st.collide.saturating_sub(1);
+        Ok(Held {
+            gate: self,
+            collide,
+        })
+    }
+
+    /// Waits until `check` holds for the state (no polling: woken on every change).
+    async fn wait_until(&self, check: impl Fn(&GateState) -> bool) {
+        loop {
+            let changed = self.changed.notified();
+            if check(&self.state.lock().unwrap()) {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.gate.state.lock().unwrap().holder = None;
+        self.gate.changed.notify_waiters();
     }
 }
 
 fn policy_conflict(inner: &Inner) -> Response {
+    inner.policy_conflicts.fetch_add(1, Ordering::SeqCst);
     let (lo, hi) = inner.cfg().policy_retry_after;
     let secs = if hi > lo {
         lo + rand::random::<u64>() % (hi - lo + 1)
@@ -957,11 +1144,7 @@ async fn load_policy(
         return r;
     }
     let cfg = inner.cfg();
-    if account != cfg.account {
-        return not_found("policy", &format!("{account}:policy:{identifier}"));
-    }
-    // The fake knows the root branch only (auto-created per account).
-    if identifier != "root" {
+    if account != cfg.account || !inner.policies.lock().unwrap().contains_key(&identifier) {
         return not_found("policy", &format!("{account}:policy:{identifier}"));
     }
     if let Some(ct) = headers
@@ -991,14 +1174,19 @@ async fn load_policy(
     {
         return policy_conflict(&inner);
     }
-    if inner
-        .policy_busy
-        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-        .is_err()
-    {
-        return policy_conflict(&inner);
+    let held = match inner.policy_gate.acquire() {
+        Ok(held) => held,
+        Err(holder) => {
+            inner
+                .policy_gate
+                .wait_until(|st| st.holder != Some(holder))
+                .await;
+            return policy_conflict(&inner);
+        }
+    };
+    if held.collide {
+        inner.policy_gate.wait_until(|st| st.conflicts > 0).await;
     }
-    let _lock = PolicyLock(&inner.policy_busy);
     if !cfg.policy_load_time.is_zero() {
         tokio::time::sleep(cfg.policy_load_time).await;
     }
@@ -1009,8 +1197,8 @@ async fn load_policy(
         Ok(t) => t,
         Err(_) => return policy_invalid("policy is not UTF-8 text", 1, 1),
     };
-    let ids = match parse_policy(&inner, method.as_str(), &identifier, &account, text) {
-        Ok(ids) => ids,
+    let decls = match parse_policy(&inner, method.as_str(), &identifier, text) {
+        Ok(decls) => decls,
         Err(r) => return r,
     };
     if dry_run {
@@ -1021,18 +1209,8 @@ async fn load_policy(
         )
             .into_response();
     }
-    if method == Method::PUT {
-        // Replace: objects absent from the new document are deleted.
-        let keep: HashSet<&String> = ids.iter().collect();
-        inner
-            .variables
-            .lock()
-            .unwrap()
-            .retain(|k, _| keep.contains(k));
-    }
-    for id in &ids {
-        inner.declare(id);
-    }
+    inner.apply(&method, &identifier, decls);
+    drop(held);
     let version = inner.policy_version.fetch_add(1, Ordering::SeqCst) + 1;
     (
         StatusCode::CREATED,
@@ -1042,16 +1220,93 @@ async fn load_policy(
         .into_response()
 }
 
+/// A record a policy document declares, resolved.
+#[derive(Debug)]
+struct Declaration {
+    policy_record: bool,
+    /// The resolved id.
+    id: String,
+    /// The branch that declares it.
+    owner: String,
+    annotations: BTreeMap<String, String>,
+}
+
+impl Inner {
+    /// Applies a parsed document loaded into `branch` with `method` (`loader/orchestrate.rb`).
+    fn apply(&self, method: &Method, branch: &str, decls: Vec<Declaration>) {
+        let mut policies = self.policies.lock().unwrap();
+        let mut vars = self.variables.lock().unwrap();
+        if *method == Method::PUT {
+            // Replace: what the branch owns and the new document lacks is deleted, with
+            // everything the deleted branches own.
+            let mut gone: Vec<String> = vec![branch.to_string()];
+            let mut dropped_policies = HashSet::new();
+            while let Some(owner) = gone.pop() {
+                let top = owner == branch;
+                let kept = |id: &String, policy: bool| {
+                    top && decls
+                        .iter()
+                        .any(|d| d.policy_record == policy && d.id == *id)
+                };
+                let doomed: Vec<String> = policies
+                    .iter()
+                    .filter(|(id, o)| **o == owner && !kept(id, true))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in doomed {
+                    policies.remove(&id);
+                    dropped_policies.insert(id.clone());
+                    gone.push(id);
+                }
+                vars.retain(|id, v| v.policy != owner || kept(id, false));
+            }
+        }
+        let created_at = secs(self.now());
+        for d in decls {
+            if d.policy_record {
+                // A record owned by another branch is shadowed: dropped.
+                policies.entry(d.id).or_insert(d.owner);
+                continue;
+            }
+            match vars.get_mut(&d.id) {
+                None => {
+                    vars.insert(
+                        d.id,
+                        Variable {
+                            versions: Vec::new(),
+                            next_version: 1,
+                            created_at,
+                            policy: d.owner,
+                            annotations: d.annotations,
+                        },
+                    );
+                }
+                Some(v) if v.policy != d.owner => {}
+                Some(v) => match *method {
+                    // Add-only: new annotation names are added, changed values dropped.
+                    Method::POST => {
+                        for (k, val) in d.annotations {
+                            v.annotations.entry(k).or_insert(val);
+                        }
+                    }
+                    Method::PATCH => v.annotations.extend(d.annotations),
+                    _ => v.annotations = d.annotations,
+                },
+            }
+        }
+    }
+}
+
 /// Parses a policy document: a YAML sequence of `!variable` records (`- !variable id` or
-/// `- !variable {id: x, annotations: {...}}`). Records every record it sees; anything other
-/// than `!variable` is `policy_invalid`. Returns the resolved variable ids.
+/// `- !variable {id: x, annotations: {...}, mime_type: ..., kind: ...}`) and `!policy` records
+/// (`{id: x, annotations: {...}, body: [...]}`). Records every record it sees; any other record
+/// is `policy_invalid`. Returns the resolved declarations.
 fn parse_policy(
     inner: &Inner,
     method: &str,
     branch: &str,
-    account: &str,
     text: &str,
-) -> Result<Vec<String>, Response> {
+) -> Result<Vec<Declaration>, Response> {
     use serde_yaml_ng::Value;
     let doc: Value = match serde_yaml_ng::from_str(text) {
         Ok(v) => v,
@@ -1078,64 +1333,163 @@ fn parse_policy(
             ));
         }
     };
-    let mut seen = Vec::new();
-    let mut error = None;
-    let mut ids = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let mut rec = PolicyRecord {
-            method: method.to_string(),
-            branch: branch.to_string(),
-            tag: String::new(),
-            id: None,
-            resolved: None,
-        };
-        match item {
-            Value::Tagged(tagged) => {
-                rec.tag = tagged.tag.to_string().trim_start_matches('!').to_string();
-                rec.id = match &tagged.value {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Mapping(m) => m.get("id").and_then(|v| v.as_str()).map(str::to_string),
-                    _ => None,
-                };
-                if rec.tag != "variable" {
-                    error.get_or_insert(format!(
-                        "record {} has type !{}; this server accepts !variable only",
-                        i + 1,
-                        rec.tag
-                    ));
-                } else if let Some(id) = &rec.id {
-                    let resolved = resolve_id(branch, account, id);
-                    if resolved.is_empty() {
-                        error.get_or_insert(format!("record {}: empty id", i + 1));
-                    } else if ids.contains(&resolved) {
-                        error.get_or_insert(format!(
-                            "variable '{resolved}' is declared more than once"
-                        ));
-                    } else {
-                        ids.push(resolved.clone());
-                    }
-                    rec.resolved = Some(resolved);
-                } else {
-                    error.get_or_insert(format!("record {}: !variable needs an id", i + 1));
+    let mut parse = PolicyParse {
+        method,
+        seen: Vec::new(),
+        error: None,
+        decls: Vec::new(),
+    };
+    parse.records(items, branch);
+    inner.records.lock().unwrap().extend(parse.seen);
+    match parse.error {
+        Some(msg) => Err(policy_invalid(&msg, 1, 1)),
+        None => Ok(parse.decls),
+    }
+}
+
+struct PolicyParse<'a> {
+    method: &'a str,
+    seen: Vec<PolicyRecord>,
+    error: Option<String>,
+    decls: Vec<Declaration>,
+}
+
+impl PolicyParse<'_> {
+    fn fail(&mut self, msg: String) {
+        self.error.get_or_insert(msg);
+    }
+
+    fn records(&mut self, items: Vec<serde_yaml_ng::Value>, branch: &str) {
+        use serde_yaml_ng::Value;
+        for (i, item) in items.into_iter().enumerate() {
+            let mut rec = PolicyRecord {
+                method: self.method.to_string(),
+                branch: branch.to_string(),
+                tag: String::new(),
+                id: None,
+                resolved: None,
+                annotations: Vec::new(),
+            };
+            let tagged = match item {
+                Value::Tagged(tagged) => *tagged,
+                other => {
+                    rec.id = other.as_str().map(str::to_string);
+                    self.seen.push(rec);
+                    self.fail(format!("record {} has no type tag", i + 1));
+                    continue;
                 }
+            };
+            rec.tag = tagged.tag.to_string().trim_start_matches('!').to_string();
+            let policy_record = match rec.tag.as_str() {
+                "variable" => false,
+                "policy" => true,
+                other => {
+                    rec.id = match &tagged.value {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Mapping(m) => {
+                            m.get("id").and_then(|v| v.as_str()).map(str::to_string)
+                        }
+                        _ => None,
+                    };
+                    let msg = format!(
+                        "record {} has type !{other}; this server accepts !variable and !policy only",
+                        i + 1
+                    );
+                    self.seen.push(rec);
+                    self.fail(msg);
+                    continue;
+                }
+            };
+            let mut body = None;
+            match tagged.value {
+                Value::String(s) => rec.id = Some(s),
+                Value::Mapping(m) => {
+                    for (k, v) in m {
+                        let key = k.as_str().unwrap_or_default().to_string();
+                        match (key.as_str(), v) {
+                            ("id", Value::String(s)) => rec.id = Some(s),
+                            ("annotations", Value::Mapping(a)) => {
+                                for (name, value) in a {
+                                    match (name.as_str(), scalar_text(&value)) {
+                                        (Some(n), Some(v)) => {
+                                            rec.annotations.push((n.to_string(), v))
+                                        }
+                                        _ => self.fail(format!(
+                                            "record {}: annotations are name: scalar pairs",
+                                            i + 1
+                                        )),
+                                    }
+                                }
+                            }
+                            ("mime_type" | "kind", v) if !policy_record => match scalar_text(&v) {
+                                Some(text) => rec.annotations.push((format!("conjur/{key}"), text)),
+                                None => self.fail(format!("record {}: `{key}` is a scalar", i + 1)),
+                            },
+                            ("body", Value::Sequence(b)) if policy_record => body = Some(b),
+                            _ => self.fail(format!(
+                                "record {}: unexpected attribute `{key}` of !{}",
+                                i + 1,
+                                rec.tag
+                            )),
+                        }
+                    }
+                }
+                _ => self.fail(format!("record {}: !{} needs an id", i + 1, rec.tag)),
             }
-            other => {
-                rec.id = other.as_str().map(str::to_string);
-                error.get_or_insert(format!("record {} has no type tag", i + 1));
+            let Some(id) = rec.id.clone() else {
+                self.seen.push(rec);
+                self.fail(format!(
+                    "record {}: !{} needs an id",
+                    i + 1,
+                    if policy_record { "policy" } else { "variable" }
+                ));
+                continue;
+            };
+            let resolved = resolve_id(branch, &id);
+            rec.resolved = Some(resolved.clone());
+            let annotations: BTreeMap<String, String> = rec.annotations.iter().cloned().collect();
+            if annotations.len() != rec.annotations.len() {
+                self.fail(format!("record {}: an annotation is given twice", i + 1));
+            }
+            self.seen.push(rec);
+            if resolved.is_empty() || resolved.split('/').any(str::is_empty) {
+                self.fail(format!("record {}: empty id", i + 1));
+            } else if self
+                .decls
+                .iter()
+                .any(|d| d.id == resolved && d.policy_record == policy_record)
+            {
+                self.fail(format!("'{resolved}' is declared more than once"));
+            } else {
+                self.decls.push(Declaration {
+                    policy_record,
+                    id: resolved.clone(),
+                    owner: branch.to_string(),
+                    annotations,
+                });
+            }
+            if let Some(body) = body {
+                // Records in a policy's body are relative to that policy.
+                self.records(body, &resolved);
             }
         }
-        seen.push(rec);
     }
-    inner.records.lock().unwrap().extend(seen);
-    match error {
-        Some(msg) => Err(policy_invalid(&msg, 1, 1)),
-        None => Ok(ids),
+}
+
+/// A YAML scalar as the text Conjur stores.
+fn scalar_text(v: &serde_yaml_ng::Value) -> Option<String> {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
 /// Ids are relative to the branch (`root` = none), a leading `/` makes one absolute,
 /// `$namespace` is substituted (conjur-policy-parser resolver.rb).
-fn resolve_id(branch: &str, _account: &str, id: &str) -> String {
+fn resolve_id(branch: &str, id: &str) -> String {
     let namespace = if branch == "root" { "" } else { branch };
     let id = id.replace("$namespace", namespace);
     if let Some(abs) = id.strip_prefix('/') {
@@ -1173,6 +1527,85 @@ async fn list_resources_kind(
     list_resources(inner, account, Some(kind), query, headers)
 }
 
+async fn show_resource(
+    State(inner): State<Arc<Inner>>,
+    Path((account, kind, identifier)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let login = match inner.check_token(&headers) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let full = format!("{account}:{kind}:{identifier}");
+    if account != inner.cfg().account {
+        return not_found(&kind, &full);
+    }
+    let found = inner
+        .resources(&login, Some(&kind))
+        .into_iter()
+        .find(|r| r["id"] == full.as_str());
+    match found {
+        Some(r) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            r.to_string(),
+        )
+            .into_response(),
+        None => not_found(&kind, &full),
+    }
+}
+
+impl Inner {
+    /// Every resource of `kind` (all kinds when `None`) as the resources API shows it.
+    fn resources(&self, login: &str, kind: Option<&str>) -> Vec<serde_json::Value> {
+        let cfg = self.cfg();
+        let account = &cfg.account;
+        let owner = format!("{account}:user:{login}");
+        let policy = |p: &str| format!("{account}:policy:{p}");
+        let mut all = Vec::new();
+        if kind.is_none_or(|k| k == "policy") {
+            for (id, parent) in self.policies.lock().unwrap().iter() {
+                let mut r = json!({
+                    "id": policy(id),
+                    "owner": owner,
+                    "created_at": rfc3339(0),
+                    "permissions": [],
+                    "annotations": [],
+                    "policy_versions": [],
+                });
+                if !parent.is_empty() {
+                    r["policy"] = policy(parent).into();
+                }
+                all.push(r);
+            }
+        }
+        if kind.is_none_or(|k| k == "variable") {
+            for (id, var) in self.variables.lock().unwrap().iter() {
+                let secrets: Vec<_> = var
+                    .versions
+                    .iter()
+                    .map(|(n, _)| json!({"version": n, "expires_at": null}))
+                    .collect();
+                let annotations: Vec<_> = var
+                    .annotations
+                    .iter()
+                    .map(|(name, value)| json!({"name": name, "value": value, "policy": policy(&var.policy)}))
+                    .collect();
+                all.push(json!({
+                    "id": format!("{account}:variable:{id}"),
+                    "owner": owner,
+                    "policy": policy(&var.policy),
+                    "created_at": rfc3339(var.created_at),
+                    "permissions": [],
+                    "annotations": annotations,
+                    "secrets": secrets,
+                }));
+            }
+        }
+        all
+    }
+}
+
 fn list_resources(
     inner: Arc<Inner>,
     account: String,
@@ -1184,73 +1617,51 @@ fn list_resources(
         Ok(l) => l,
         Err(r) => return r,
     };
-    let cfg = inner.cfg();
-    let owner = format!("{}:user:{}", cfg.account, login);
-    let mut all: Vec<serde_json::Value> = Vec::new();
-    if account == cfg.account {
-        if kind.as_deref().is_none_or(|k| k == "policy") {
-            all.push(json!({
-                "id": format!("{account}:policy:root"),
-                "owner": owner,
-                "created_at": rfc3339(0),
-                "permissions": [],
-                "annotations": [],
-                "policy_versions": [],
-            }));
-        }
-        if kind.as_deref().is_none_or(|k| k == "variable") {
-            for (id, var) in inner.variables.lock().unwrap().iter() {
-                let secrets: Vec<_> = var
-                    .versions
-                    .iter()
-                    .map(|(n, _)| json!({"version": n, "expires_at": null}))
-                    .collect();
-                all.push(json!({
-                    "id": format!("{account}:variable:{id}"),
-                    "owner": owner,
-                    "policy": format!("{account}:policy:root"),
-                    "created_at": rfc3339(var.created_at),
-                    "permissions": [],
-                    "annotations": [],
-                    "secrets": secrets,
-                }));
-            }
-        }
-    }
-    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        let needle = search.to_lowercase();
-        all.retain(|r| {
-            r["id"]
-                .as_str()
-                .and_then(|id| id.splitn(3, ':').nth(2))
-                .is_some_and(|id| id.to_lowercase().contains(&needle))
-        });
-    }
-    if q.count.as_deref() == Some("true") {
-        return (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            json!({"count": all.len()}).to_string(),
-        )
-            .into_response();
-    }
     let offset = q.offset.unwrap_or(0);
     let limit = match (q.limit, q.offset) {
         (Some(l), _) => Some(l),
         (None, Some(_)) => Some(10),
         (None, None) => None,
     };
+    let json_ok = |body: serde_json::Value| {
+        (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    if inner.endless_resources.load(Ordering::SeqCst) {
+        let page: Vec<_> = (offset..offset + limit.unwrap_or(10))
+            .map(|n| json!({"id": format!("{account}:variable:endless/{n}"), "annotations": []}))
+            .collect();
+        return json_ok(serde_json::Value::Array(page));
+    }
+    let mut all = if account == inner.cfg().account {
+        inner.resources(&login, kind.as_deref())
+    } else {
+        Vec::new()
+    };
+    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+        let needle = search.to_lowercase();
+        let hit = |t: &str| t.to_lowercase().contains(&needle);
+        all.retain(|r| {
+            let id = r["id"].as_str().and_then(|id| id.splitn(3, ':').nth(2));
+            let annotated = r["annotations"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["value"].as_str().is_some_and(hit)));
+            id.is_some_and(hit) || annotated
+        });
+    }
+    if q.count.as_deref() == Some("true") {
+        return json_ok(json!({"count": all.len()}));
+    }
     let page: Vec<_> = all
         .into_iter()
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX))
         .collect();
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        serde_json::Value::Array(page).to_string(),
-    )
-        .into_response()
+    json_ok(serde_json::Value::Array(page))
 }
 
 // ---------------------------------------------------------------------------------------------
