@@ -18,7 +18,21 @@
 //!   [`FakeAkeyless::seed_rotated`]); a dynamic value carries `ttl_in_minutes`.
 //! * Dates are RFC 3339 strings (`deletion_date` too: an integer breaks the official SDK).
 //! * `list-items` lists one folder (`items` + absolute `folders` ending in `/`), paginated with
-//!   a small page size ([`FakeAkeyless::set_page_size`]) via `next_page` / `pagination-token`.
+//!   a small page size ([`FakeAkeyless::set_page_size`]) via `next_page` / `pagination-token`;
+//!   [`FakeAkeyless::set_endless_pages`] makes it answer a `next_page` forever (a broken server).
+//! * Write metadata: `create-secret` stores `description` (or the deprecated `metadata`) and
+//!   `tags`; `update-item` changes `description` (the SDKs' placeholder `default_metadata` means
+//!   "unchanged", as on the real server), adds `add-tag`, removes `rm-tag` and sets
+//!   `delete_protection`; `describe-item` / `list-items` show them as `item_metadata`,
+//!   `item_tags` and `delete_protection`.
+//! * Delete protection (`delete_protection: "true"` on `create-secret` or `update-item`):
+//!   `delete-item` on such an item answers **400** with `{"error": "..."}` naming the
+//!   protection, and deletes nothing.
+//! * `aws_iam` log-ins: the `cloud-id` must decode (§2.2) to a POST of
+//!   `Action=GetCallerIdentity&Version=2011-06-15` (the body may be absent, as the SDK-v2 builder
+//!   leaves it out) to `https://sts.amazonaws.com/`, signed (`AWS4-HMAC-SHA256`, scope
+//!   `…/us-east-1/sts/aws4_request`, `host` and `x-amz-date` signed, an `X-Amz-Date` header); an
+//!   undecodable one is a 400, a wrong shape a 401.
 //! * Faults (5xx, 429 + Retry-After, drops, malformed or truncated bodies, latency) come from the
 //!   [`crate::fake`] harness: [`FakeAkeyless::faults`].
 
@@ -92,6 +106,7 @@ struct Item {
     ttl: Option<Duration>,
     description: String,
     tags: Vec<String>,
+    delete_protection: bool,
     created: SystemTime,
     modified: SystemTime,
 }
@@ -116,6 +131,7 @@ struct Inner {
     token_ttl: Duration,
     expiry_field: ExpiryField,
     page_size: usize,
+    endless_pages: bool,
     jwts: HashSet<String>,
     denied: HashSet<String>,
     next_id: u64,
@@ -158,6 +174,7 @@ impl FakeAkeyless {
                 token_ttl: Duration::from_secs(3600),
                 expiry_field: ExpiryField::UnixSeconds,
                 page_size: 3,
+                endless_pages: false,
                 jwts: HashSet::new(),
                 denied: HashSet::new(),
                 next_id: 1000,
@@ -211,6 +228,10 @@ impl FakeAkeyless {
     /// Items per `list-items` page (at least 1).
     pub fn set_page_size(&self, n: usize) {
         self.shared.lock().page_size = n.max(1);
+    }
+    /// When on, `list-items` always answers with a `next_page` (a broken or hostile server).
+    pub fn set_endless_pages(&self, on: bool) {
+        self.shared.lock().endless_pages = on;
     }
     /// Accepts `jwt` for `access-type: jwt`.
     pub fn accept_jwt(&self, jwt: &str) {
@@ -287,6 +308,29 @@ impl FakeAkeyless {
             .get(&abs(name))
             .map_or(0, |i| i.versions.len())
     }
+    /// The description of an item (`item_metadata`).
+    pub fn description(&self, name: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .items
+            .get(&abs(name))
+            .map(|i| i.description.clone())
+    }
+    /// The tags of an item (`item_tags`).
+    pub fn tags(&self, name: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .items
+            .get(&abs(name))
+            .map(|i| i.tags.clone())
+            .unwrap_or_default()
+    }
+    /// Turns delete protection of an item on or off (as `update-item` does).
+    pub fn set_delete_protection(&self, name: &str, on: bool) {
+        if let Some(item) = self.shared.lock().items.get_mut(&abs(name)) {
+            item.delete_protection = on;
+        }
+    }
     /// Whether an item exists (not deleted).
     pub fn exists(&self, name: &str) -> bool {
         self.shared.lock().items.contains_key(&abs(name))
@@ -351,6 +395,7 @@ impl Item {
             ttl,
             description: String::new(),
             tags: Vec::new(),
+            delete_protection: false,
             created: now,
             modified: now,
         }
@@ -384,7 +429,7 @@ impl Item {
             "modification_date": rfc3339(self.modified),
             "is_enabled": true,
             "item_state": "Enabled",
-            "delete_protection": false,
+            "delete_protection": self.delete_protection,
         })
     }
 }
@@ -486,6 +531,7 @@ async fn handle(
         "get-secret-value" => get_secret_value(&mut g, &body),
         "create-secret" => create_secret(&mut g, &body),
         "update-secret-val" => update_secret_val(&mut g, &body),
+        "update-item" => update_item(&mut g, &body),
         "delete-item" => delete_item(&mut g, &body),
         "describe-item" => describe_item(&mut g, &body),
         "get-dynamic-secret-value" => get_dynamic(&mut g, &body),
@@ -573,10 +619,20 @@ fn auth(shared: &Shared, g: &mut Inner, body: &Map<String, Value>) -> Response {
         "access_key" => tri!(str_field(body, "access-key")) == Some(shared.access_key.as_str()),
         "jwt" => tri!(str_field(body, "jwt")).is_some_and(|j| g.jwts.contains(j)),
         "aws_iam" => match tri!(str_field(body, "cloud-id")).and_then(decode_cloud_id) {
-            Some(doc) => {
-                g.cloud_ids.push(doc);
-                true
-            }
+            Some(doc) => match sts_request_problem(&doc) {
+                None => {
+                    g.cloud_ids.push(doc);
+                    true
+                }
+                Some(problem) => {
+                    return error(
+                        StatusCode::UNAUTHORIZED,
+                        format!(
+                            "Unauthorized: the cloud id is not a signed STS GetCallerIdentity request: {problem}"
+                        ),
+                    );
+                }
+            },
             None => {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -617,6 +673,7 @@ fn auth(shared: &Shared, g: &mut Inner, body: &Map<String, Value>) -> Response {
 
 /// Decodes an AWS IAM cloud id: base64(JSON{sts_request_method, sts_request_url (b64),
 /// sts_request_body (b64, optional), sts_request_headers (b64 JSON map of lists)}).
+/// `None` when it does not decode to that shape at all.
 fn decode_cloud_id(cloud_id: &str) -> Option<Value> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let outer: Map<String, Value> = serde_json::from_slice(&b64.decode(cloud_id).ok()?).ok()?;
@@ -627,24 +684,69 @@ fn decode_cloud_id(cloud_id: &str) -> Option<Value> {
             .ok()?,
     )
     .ok()?;
+    if !headers.values().all(|v| {
+        v.as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
+    }) {
+        return None; // Go's http.Header: name -> list of values
+    }
     let body = match outer.get("sts_request_body") {
         Some(v) => Some(String::from_utf8(b64.decode(v.as_str()?).ok()?).ok()?),
         None => None,
     };
-    let authz = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
-        .1
-        .as_array()?
-        .first()?
-        .as_str()?;
-    if method != "POST"
-        || !url.starts_with("https://sts.")
-        || !authz.starts_with("AWS4-HMAC-SHA256 ")
-    {
-        return None;
-    }
     Some(json!({ "method": method, "url": url, "body": body, "headers": headers }))
+}
+
+/// What is wrong with a decoded cloud id's STS request (protocols.md §2.2), if anything.
+/// Signatures are not verified; the shape is.
+fn sts_request_problem(doc: &Value) -> Option<String> {
+    let header = |name: &str| {
+        doc["headers"]
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))?
+            .1
+            .as_array()?
+            .first()?
+            .as_str()
+            .map(str::to_string)
+    };
+    if doc["method"] != "POST" {
+        return Some("the method is not POST".into());
+    }
+    if doc["url"] != "https://sts.amazonaws.com/" && doc["url"] != "https://sts.amazonaws.com" {
+        return Some("the URL is not the global STS endpoint https://sts.amazonaws.com/".into());
+    }
+    if !doc["body"].is_null() && doc["body"] != "Action=GetCallerIdentity&Version=2011-06-15" {
+        return Some("the body is not GetCallerIdentity".into());
+    }
+    let Some(authz) = header("Authorization") else {
+        return Some("no Authorization header".into());
+    };
+    let Some(rest) = authz.strip_prefix("AWS4-HMAC-SHA256 Credential=") else {
+        return Some("the Authorization header is not SigV4".into());
+    };
+    let scope_ok = rest.split(',').next().is_some_and(|cred| {
+        cred.ends_with("/us-east-1/sts/aws4_request") && cred.split('/').count() == 5
+    });
+    if !scope_ok {
+        return Some("the credential scope is not <key>/<date>/us-east-1/sts/aws4_request".into());
+    }
+    let signed = authz
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("");
+    if !signed.split(';').any(|h| h == "host") || !signed.split(';').any(|h| h == "x-amz-date") {
+        return Some("host and x-amz-date are not signed".into());
+    }
+    if !authz.contains("Signature=") {
+        return Some("no signature".into());
+    }
+    if header("X-Amz-Date").is_none() {
+        return Some("no X-Amz-Date header".into());
+    }
+    None
 }
 
 fn get_secret_value(g: &mut Inner, body: &Map<String, Value>) -> Response {
@@ -738,6 +840,7 @@ fn create_secret(g: &mut Inner, body: &Map<String, Value>) -> Response {
         .or(tri!(str_field(body, "metadata")))
         .unwrap_or("")
         .to_string();
+    let delete_protection = tri!(bool_field(body, "delete_protection"));
     let id = g.next_id();
     let mut item = Item::new(
         id,
@@ -748,6 +851,7 @@ fn create_secret(g: &mut Inner, body: &Map<String, Value>) -> Response {
     );
     item.tags = tags;
     item.description = description;
+    item.delete_protection = delete_protection;
     g.items.insert(name.clone(), item);
     reply(StatusCode::OK, json!({ "name": name }))
 }
@@ -779,6 +883,55 @@ fn update_secret_val(g: &mut Inner, body: &Map<String, Value>) -> Response {
     reply(StatusCode::OK, json!({ "name": name }))
 }
 
+/// The value the vendors' SDKs send for "leave the description as it is".
+const UNCHANGED_DESCRIPTION: &str = "default_metadata";
+
+fn string_list(body: &Map<String, Value>, key: &str) -> Result<Vec<String>, Response> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => Ok(a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()),
+        Some(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("malformed request: `{key}` must be a list of strings"),
+        )),
+    }
+}
+
+fn update_item(g: &mut Inner, body: &Map<String, Value>) -> Response {
+    let name = tri!(required_name(body));
+    let description = tri!(str_field(body, "description"))
+        .filter(|d| *d != UNCHANGED_DESCRIPTION)
+        .or(tri!(str_field(body, "new-metadata")).filter(|d| *d != UNCHANGED_DESCRIPTION))
+        .map(str::to_string);
+    let add = tri!(string_list(body, "add-tag"));
+    let rm = tri!(string_list(body, "rm-tag"));
+    let protection = match body.get("delete_protection") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(tri!(bool_field(body, "delete_protection"))),
+    };
+    tri!(check_allowed(g, &name));
+    let Some(item) = g.items.get_mut(&name) else {
+        return not_found(&name);
+    };
+    if let Some(d) = description {
+        item.description = d;
+    }
+    item.tags.retain(|t| !rm.contains(t));
+    for t in add {
+        if !item.tags.contains(&t) {
+            item.tags.push(t);
+        }
+    }
+    if let Some(on) = protection {
+        item.delete_protection = on;
+    }
+    item.modified = SystemTime::now();
+    reply(StatusCode::OK, json!({ "updated": true }))
+}
+
 fn delete_item(g: &mut Inner, body: &Map<String, Value>) -> Response {
     let name = tri!(required_name(body));
     let version = tri!(int_field(body, "version")).unwrap_or(-1);
@@ -794,6 +947,14 @@ fn delete_item(g: &mut Inner, body: &Map<String, Value>) -> Response {
     let Some(item) = g.items.get_mut(&name) else {
         return not_found(&name);
     };
+    if item.delete_protection {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "failed to delete item `{name}`: the item has delete protection enabled; disable it (update-item delete_protection=false) before deleting"
+            ),
+        );
+    }
     let id = item.id;
     let whole = version == -1 || item.versions.len() <= 1;
     if !whole {
@@ -951,7 +1112,7 @@ fn list_items(g: &mut Inner, body: &Map<String, Value>) -> Response {
     if offset == 0 {
         out["folders"] = json!(folders.into_iter().collect::<Vec<_>>());
     }
-    if offset + page_size < items.len() {
+    if offset + page_size < items.len() || g.endless_pages {
         out["next_page"] = Value::String(format!("page-{}", offset + page_size));
     }
     reply(StatusCode::OK, out)
