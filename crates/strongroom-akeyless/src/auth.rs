@@ -1,72 +1,306 @@
-//! Log-in methods feeding the core [`strongroom_core::TokenCache`].
+//! Credentials, the log-in methods and the token cache.
 //!
 //! * `access_key`, `jwt`, `aws_iam`: `POST /auth`; the token's expiry is `creds.expiry` when the
 //!   answer has it (Unix seconds, or milliseconds when the number is too large to be seconds;
 //!   never further away than `auth_token_ttl`), else `auth_token_ttl`.
 //! * `saml`: the Akeyless CLI's cached credentials file `{dir}/{profile}-{access_id}`
-//!   (`{"token": "...", "expiry": <unix seconds>}`); when missing or expired the error says which
-//!   CLI command logs in again.
+//!   (`{"token": "...", "expiry": <unix seconds>}`), re-read whenever it changes on disk and
+//!   whenever the token it held expired or was refused. When it cannot give a live token the
+//!   error names the CLI command that refreshes it.
+//!
+//! Every data call goes through [`Auth::call`]: the token from the core [`TokenCache`], and
+//! when the server refuses it (401) one new log-in and one retry
+//! ([`TokenCache::call_with_relogin`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::future::Future;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use strongroom_core::{Clock, Error, ErrorKind, Operation, Result, SecretValue, TemporaryToken};
+use strongroom_core::{
+    Clock, Error, ErrorKind, Identity, Operation, Result, SecretValue, TemporaryToken, TokenCache,
+    WipedJson,
+};
 use zeroize::Zeroizing;
 
-use crate::api::{Api, AuthOutput, Body, Reply};
-use crate::config::{AccessType, EnvLookup, Method, Settings};
+use crate::api::{Api, AuthAnswer, Body, is_token_refused};
+use crate::config::{AccessType, EnvLookup};
 use crate::error::PROVIDER;
 
 /// Numbers above this are milliseconds, not seconds (1e11 s is the year 5138).
 const MILLIS_THRESHOLD: f64 = 1e11;
+/// The CLI's credentials file is a small JSON document; anything larger is not it.
+const MAX_CREDS_FILE: u64 = 64 * 1024;
 
-/// Logs in with the configured method.
-pub(crate) struct Authenticator {
+/// The log-in method with what it needs.
+pub(crate) enum Method {
+    /// `access-id` + `access-key`.
+    AccessKey(SecretValue),
+    /// The JWT is read from this environment variable at each log-in.
+    Jwt(String),
+    /// The Akeyless CLI's cached SAML credentials.
+    Saml(SamlCreds),
+    /// A SigV4-signed STS request; static credentials or the AWS default chain.
+    #[cfg(feature = "aws-iam")]
+    AwsIam(Option<aws_credential_types::Credentials>),
+}
+
+/// What makes a file "changed": its modification time and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+}
+
+impl Stamp {
+    fn of(path: &std::path::Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        })
+    }
+}
+
+/// The Akeyless CLI's SAML credentials file for one profile and access id.
+pub(crate) struct SamlCreds {
+    path: PathBuf,
+    profile: String,
+    /// The file as it was when last read (`None` before the first read).
+    read: Mutex<Option<Option<Stamp>>>,
+    /// A digest of the last token the server refused, so it is not offered again.
+    refused: Mutex<Option<Identity>>,
+}
+
+impl SamlCreds {
+    pub(crate) fn new(dir: PathBuf, profile: &str, access_id: &str) -> SamlCreds {
+        SamlCreds {
+            path: dir.join(format!("{profile}-{access_id}")),
+            profile: profile.to_owned(),
+            read: Mutex::new(None),
+            refused: Mutex::new(None),
+        }
+    }
+
+    /// Whether the file changed on disk since it was last read.
+    fn changed(&self) -> bool {
+        let read = *self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.is_some_and(|stamp| stamp != Stamp::of(&self.path))
+    }
+
+    fn note_refused(&self, token: &SecretValue) {
+        *self.refused.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Identity::of(&[token.expose_secret()]));
+    }
+
+    /// The exact command that makes the CLI log in again and rewrite the file. When the file
+    /// holds a dead token it is removed first, so the CLI cannot reuse it.
+    fn refresh_command(&self, remove_first: bool) -> String {
+        let list = format!("akeyless list-items --profile {} --path /", self.profile);
+        if remove_first {
+            format!("rm -f '{}' && {list}", self.path.display())
+        } else {
+            list
+        }
+    }
+
+    fn unauthorized(&self, why: String, remove_first: bool) -> Error {
+        Error::new(ErrorKind::Unauthorized, why).with_hint(format!(
+            "refresh the Akeyless CLI's SAML log-in with `{}` (it opens your browser and rewrites `{}`); \
+             the next call picks the new token up",
+            self.refresh_command(remove_first),
+            self.path.display()
+        ))
+    }
+
+    /// Reads the file: its token and the expiry it states.
+    fn load(&self, ttl: Duration, clock: &dyn Clock) -> Result<TemporaryToken<SecretValue>> {
+        let stamp = Stamp::of(&self.path);
+        *self.read.lock().unwrap_or_else(|e| e.into_inner()) = Some(stamp);
+        let text = match read_capped(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.unauthorized(
+                    format!(
+                        "no cached SAML credentials for profile `{}` at `{}`",
+                        self.profile,
+                        self.path.display()
+                    ),
+                    false,
+                ));
+            }
+            Err(e) => {
+                return Err(self.unauthorized(
+                    format!(
+                        "cannot read the cached SAML credentials `{}`: {}",
+                        self.path.display(),
+                        e.kind()
+                    ),
+                    false,
+                ));
+            }
+        };
+        let doc = serde_json::from_slice::<WipedJson>(&text).ok();
+        let token = doc
+            .as_ref()
+            .and_then(|d| d.0.get("token"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(self.unauthorized(
+                format!(
+                    "the cached SAML credentials `{}` hold no token",
+                    self.path.display()
+                ),
+                true,
+            ));
+        };
+        let refused = *self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused == Some(Identity::of(&[token.as_bytes()])) {
+            return Err(self.unauthorized(
+                format!(
+                    "Akeyless refused the SAML token the CLI cached for profile `{}` (expired or revoked), \
+                     and `{}` still holds it",
+                    self.profile,
+                    self.path.display()
+                ),
+                true,
+            ));
+        }
+        let raw = doc.as_ref().and_then(|d| d.0.get("expiry"));
+        if let Some(at) = raw.and_then(expiry_system_time)
+            && at <= clock.system_now()
+        {
+            return Err(self.unauthorized(
+                format!(
+                    "the SAML token the Akeyless CLI cached for profile `{}` expired at {}",
+                    self.profile,
+                    humantime::format_rfc3339_seconds(at)
+                ),
+                true,
+            ));
+        }
+        Ok(TemporaryToken {
+            token: SecretValue::from(token),
+            expiry: Some(token_expiry(raw, ttl, clock)),
+        })
+    }
+}
+
+fn read_capped(path: &std::path::Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let file = std::fs::File::open(path)?;
+    let mut buf = Zeroizing::new(Vec::new());
+    file.take(MAX_CREDS_FILE + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_CREDS_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than a credentials file",
+        ));
+    }
+    Ok(buf)
+}
+
+/// Logs in with the configured method and keeps the token.
+pub(crate) struct Auth {
     access_id: String,
     access_type: AccessType,
     method: Method,
-    profile: String,
     ttl: Duration,
     clock: Arc<dyn Clock>,
     env: EnvLookup,
     api: Api,
+    tokens: TokenCache<SecretValue>,
     #[cfg(feature = "aws-iam")]
     aws_provider: tokio::sync::OnceCell<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
-impl std::fmt::Debug for Authenticator {
+impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator")
+        f.debug_struct("Auth")
             .field("access_id", &self.access_id)
             .field("access_type", &self.access_type)
             .finish_non_exhaustive()
     }
 }
 
-impl Authenticator {
-    pub(crate) fn new(s: &Settings, api: Api) -> Self {
-        Authenticator {
-            access_id: s.access_id.clone(),
+/// What [`Auth::new`] needs.
+pub(crate) struct AuthSettings {
+    pub(crate) access_id: String,
+    pub(crate) access_type: AccessType,
+    pub(crate) method: Method,
+    pub(crate) ttl: Duration,
+    pub(crate) refresh_buffer: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) env: EnvLookup,
+}
+
+impl Auth {
+    pub(crate) fn new(s: AuthSettings, api: Api) -> Auth {
+        let tokens = TokenCache::new()
+            .with_refresh_buffer(s.refresh_buffer)
+            .with_clock(Arc::clone(&s.clock));
+        Auth {
+            access_id: s.access_id,
             access_type: s.access_type,
-            method: s.method.clone(),
-            profile: s.profile.clone(),
-            ttl: s.auth_token_ttl,
-            clock: Arc::clone(&s.clock),
-            env: Arc::clone(&s.env),
+            method: s.method,
+            ttl: s.ttl,
+            clock: s.clock,
+            env: s.env,
             api,
+            tokens,
             #[cfg(feature = "aws-iam")]
             aws_provider: tokio::sync::OnceCell::new(),
         }
     }
 
+    /// How many log-ins (or SAML file reads that produced a token) so far.
+    pub(crate) async fn logins(&self) -> u64 {
+        self.tokens.logins().await
+    }
+
+    /// Runs `f` with a token; when the server refuses it, one new log-in and one retry.
+    pub(crate) async fn call<R, F, Fut>(&self, f: F) -> Result<R>
+    where
+        F: Fn(SecretValue) -> Fut,
+        Fut: Future<Output = Result<R>>,
+    {
+        let saml = match &self.method {
+            Method::Saml(s) => Some(s),
+            _ => None,
+        };
+        if saml.is_some_and(SamlCreds::changed) {
+            // The CLI logged in again (or the file went away): drop the cached token now
+            // rather than after a refused call.
+            self.tokens.clear().await;
+        }
+        self.tokens
+            .call_with_relogin(
+                |_previous| self.login(),
+                |token: SecretValue| {
+                    let fut = f(token.clone());
+                    async move {
+                        let out = fut.await;
+                        if let Some(s) = saml
+                            && is_token_refused(&out)
+                        {
+                            s.note_refused(&token);
+                        }
+                        out
+                    }
+                },
+                is_token_refused,
+            )
+            .await
+    }
+
     /// One log-in.
-    pub(crate) async fn login(&self) -> Result<TemporaryToken<SecretValue>> {
+    async fn login(&self) -> Result<TemporaryToken<SecretValue>> {
         let out = match &self.method {
             Method::AccessKey(key) => {
-                let body = Body::new().set("access-key", key.expose_str()?);
-                self.auth(body).await
+                self.auth(Body::new().set("access-key", key.expose_str()?))
+                    .await
             }
             Method::Jwt(var) => {
                 let jwt = Zeroizing::new((self.env)(var).unwrap_or_default());
@@ -81,7 +315,7 @@ impl Authenticator {
                 }
                 self.auth(Body::new().set("jwt", jwt.trim())).await
             }
-            Method::Saml(dir) => self.saml(dir),
+            Method::Saml(creds) => creds.load(self.ttl, &*self.clock),
             #[cfg(feature = "aws-iam")]
             Method::AwsIam(creds) => {
                 let creds = match creds {
@@ -96,85 +330,23 @@ impl Authenticator {
         out.map_err(|e| e.context(PROVIDER, Operation::Auth, None))
     }
 
-    async fn auth(&self, mut body: Body) -> Result<TemporaryToken<SecretValue>> {
-        body.put("access-id", self.access_id.as_str());
-        body.put("access-type", self.access_type.as_str());
-        let bytes = body.to_bytes();
-        drop(body);
-        let reply = self.api.post("auth", &bytes, true).await?;
-        if !reply.is_success() {
-            let err = reply.error();
-            return Err(if err.kind() == &ErrorKind::Unauthorized {
+    async fn auth(&self, body: Body) -> Result<TemporaryToken<SecretValue>> {
+        let body = body
+            .set("access-id", self.access_id.as_str())
+            .set("access-type", self.access_type.as_str());
+        let AuthAnswer { token, expiry } = self.api.auth(body).await.map_err(|err| {
+            if err.kind() == &ErrorKind::Unauthorized {
                 err.with_hint(format!(
                     "Akeyless refused the {} log-in of access id `{}`: check the credentials and the auth method",
                     self.access_type, self.access_id
                 ))
             } else {
                 err
-            });
-        }
-        token_from_reply(&reply, self.ttl, &*self.clock)
-    }
-
-    fn saml_hint(&self) -> String {
-        format!(
-            "log in with the Akeyless CLI, e.g. `akeyless auth --access-id {id} --access-type saml --profile {p}` \
-             (or any CLI command with `--profile {p}`, such as `akeyless list-items --profile {p} --path /`), then retry",
-            id = self.access_id,
-            p = self.profile
-        )
-    }
-
-    fn saml(&self, dir: &Path) -> Result<TemporaryToken<SecretValue>> {
-        let path: PathBuf = dir.join(format!("{}-{}", self.profile, self.access_id));
-        let unauthorized =
-            |why: String| Error::new(ErrorKind::Unauthorized, why).with_hint(self.saml_hint());
-        let text = match std::fs::read(&path) {
-            Ok(b) => Zeroizing::new(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(unauthorized(format!(
-                    "no cached SAML credentials for profile `{}` at `{}`",
-                    self.profile,
-                    path.display()
-                )));
             }
-            Err(e) => {
-                return Err(unauthorized(format!(
-                    "cannot read the cached SAML credentials `{}`: {}",
-                    path.display(),
-                    e.kind()
-                )));
-            }
-        };
-        let doc = serde_json::from_slice::<Value>(&text)
-            .ok()
-            .map(crate::api::Wiped);
-        let token = doc
-            .as_ref()
-            .and_then(|d| d.0.get("token"))
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(unauthorized(format!(
-                "the cached SAML credentials `{}` hold no token",
-                path.display()
-            )));
-        };
-        let raw = doc.as_ref().and_then(|d| d.0.get("expiry"));
-        let now = self.clock.now();
-        let expiry = match raw.and_then(expiry_system_time) {
-            Some(at) if at <= self.clock.system_now() => {
-                return Err(unauthorized(format!(
-                    "the cached SAML credentials for profile `{}` have expired",
-                    self.profile
-                )));
-            }
-            _ => token_expiry(raw, self.ttl, &*self.clock),
-        };
-        debug_assert!(expiry >= now);
+        })?;
         Ok(TemporaryToken {
-            token: SecretValue::from(token.to_string()),
-            expiry: Some(expiry),
+            token,
+            expiry: Some(token_expiry(expiry.as_ref(), self.ttl, &*self.clock)),
         })
     }
 
@@ -224,28 +396,8 @@ fn expiry_system_time(raw: &Value) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::from_secs_f64(secs))
 }
 
-/// The token of a successful `/auth` answer and when it expires.
-pub(crate) fn token_from_reply(
-    reply: &Reply,
-    ttl: Duration,
-    clock: &dyn Clock,
-) -> Result<TemporaryToken<SecretValue>> {
-    let mut out: AuthOutput = reply.json("auth")?;
-    let token = out
-        .token
-        .take()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::protocol("the `/auth` answer has no token"))?;
-    let raw = out.creds.as_ref().and_then(|c| c.expiry.as_ref());
-    let expiry = token_expiry(raw, ttl, clock);
-    Ok(TemporaryToken {
-        token: SecretValue::from(token),
-        expiry: Some(expiry),
-    })
-}
-
-/// When a token from `/auth` expires: `creds.expiry` when usable, never later than
-/// `now + ttl`; `now + ttl` when absent, unreadable or already past (a unit we don't know).
+/// When a token expires: `raw` (`creds.expiry`) when usable, never later than `now + ttl`;
+/// `now + ttl` when absent, unreadable or already past (a unit we don't know).
 pub(crate) fn token_expiry(raw: Option<&Value>, ttl: Duration, clock: &dyn Clock) -> Instant {
     let now = clock.now();
     let Some(at) = raw.and_then(expiry_system_time) else {
@@ -273,7 +425,7 @@ pub fn aws_iam_cloud_id(
 
 /// AWS IAM `cloud-id`: a SigV4-signed (never sent) STS `GetCallerIdentity` request.
 #[cfg(feature = "aws-iam")]
-pub(crate) mod aws {
+mod aws {
     use std::collections::BTreeMap;
     use std::time::SystemTime;
 
@@ -281,13 +433,13 @@ pub(crate) mod aws {
     use aws_sigv4::sign::v4;
     use aws_smithy_runtime_api::client::identity::Identity;
     use base64::Engine as _;
-    use strongroom_core::{Error, ErrorKind, Result, SecretValue};
+    use strongroom_core::{Error, ErrorKind, Result, SecretValue, WipedJson};
     use zeroize::Zeroizing;
 
     /// The global STS endpoint Akeyless expects (region us-east-1).
-    pub(crate) const STS_URL: &str = "https://sts.amazonaws.com/";
+    const STS_URL: &str = "https://sts.amazonaws.com/";
     /// The GetCallerIdentity form body.
-    pub(crate) const STS_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+    const STS_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
     const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
     fn signing_error(_: impl std::fmt::Display) -> Error {
@@ -299,7 +451,7 @@ pub(crate) mod aws {
 
     /// `base64(JSON{sts_request_method, sts_request_url: b64, sts_request_body: b64,
     /// sts_request_headers: b64(JSON{header: [values]})})`, signed at `at` with `creds`.
-    pub(crate) fn cloud_id(
+    pub(super) fn cloud_id(
         creds: &aws_credential_types::Credentials,
         at: SystemTime,
     ) -> Result<SecretValue> {
@@ -337,13 +489,12 @@ pub(crate) mod aws {
         for v in headers.values_mut().flatten() {
             zeroize::Zeroize::zeroize(v);
         }
-        let doc = serde_json::json!({
+        let doc = WipedJson(serde_json::json!({
             "sts_request_method": "POST",
             "sts_request_url": b64.encode(STS_URL),
             "sts_request_body": b64.encode(STS_BODY),
             "sts_request_headers": b64.encode(&*headers_json),
-        });
-        let doc = crate::api::Wiped(doc);
+        }));
         let json = Zeroizing::new(serde_json::to_vec(&doc.0).unwrap_or_default());
         Ok(SecretValue::from(b64.encode(&*json)))
     }
@@ -476,5 +627,22 @@ mod tests {
                 "{raw:?}"
             );
         }
+    }
+
+    #[test]
+    fn saml_refresh_command_names_the_profile_and_file() {
+        let creds = SamlCreds::new(
+            PathBuf::from("/home/u/.akeyless/.tmp_creds"),
+            "team-a",
+            "p-1",
+        );
+        assert_eq!(
+            creds.refresh_command(false),
+            "akeyless list-items --profile team-a --path /"
+        );
+        assert_eq!(
+            creds.refresh_command(true),
+            "rm -f '/home/u/.akeyless/.tmp_creds/team-a-p-1' && akeyless list-items --profile team-a --path /"
+        );
     }
 }

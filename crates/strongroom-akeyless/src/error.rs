@@ -2,13 +2,15 @@
 //!
 //! Every operation's error answer is `{"error": "<message>"}` (openapi `JSONError`). The HTTP
 //! status decides the kind (401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict,
-//! 429 RateLimited, 5xx Unavailable, other 4xx Protocol); the server's `error` text is kept
-//! (trimmed, control characters removed). A body that is not that shape is never echoed.
+//! 429 RateLimited, 5xx Unavailable, other 4xx Protocol) and the server's `error` text is the
+//! reason shown (sanitized: trimmed, bounded, control characters removed). A body of any other
+//! shape is never echoed: it could hold a value.
 
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde::Deserialize;
-use strongroom_core::http::status_error;
+use strongroom_core::provider::http::status_error;
 use strongroom_core::{Error, ErrorKind};
 
 /// The provider label used in errors and logs.
@@ -19,64 +21,66 @@ struct JsonError {
     error: Option<String>,
 }
 
-/// The error for a non-2xx answer.
-pub(crate) fn from_reply(
-    status: reqwest::StatusCode,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Error {
-    let detail = serde_json::from_slice::<JsonError>(body)
+/// The server's reason from a `{"error": "..."}` body (empty for any other body).
+pub(crate) fn server_reason(body: &[u8]) -> String {
+    serde_json::from_slice::<JsonError>(body)
         .ok()
         .and_then(|e| e.error)
-        .unwrap_or_default();
-    let mut err = status_error(status, retry_after, &detail);
-    if status == reqwest::StatusCode::BAD_REQUEST {
-        err = Error::new(ErrorKind::Protocol, err.message().to_string())
-            .with_hint("the server refused the request as malformed (HTTP 400)");
-    }
-    err
+        .unwrap_or_default()
 }
 
-/// A malformed (not JSON / wrong shape) answer to `op`.
+/// The error for a non-2xx answer, with the server's reason.
+pub(crate) fn from_answer(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Error {
+    status_error(status, retry_after, &server_reason(body))
+}
+
+/// A 2xx answer to `op` that is not the shape the API documents.
 pub(crate) fn malformed(op: &str) -> Error {
     Error::protocol(format!(
         "the answer to `{op}` is not what the Akeyless API returns"
     ))
 }
 
+/// `delete-item` refused (HTTP 400) an item whose delete protection is on: a refusal because
+/// of the item's state, with the server's reason and what to do.
+pub(crate) fn delete_protected(path: &str, refusal: &Error) -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        format!(
+            "Akeyless refused to delete `{path}`: the item has delete protection on ({})",
+            refusal.message()
+        ),
+    )
+    .with_hint(format!(
+        "turn delete protection off first (update-item with delete_protection=false, e.g. \
+         `akeyless update-item --name {path} --delete_protection false`), then delete again"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::StatusCode;
 
     #[test]
     fn maps_statuses_and_keeps_server_text() {
-        let e = from_reply(
+        let e = from_answer(
             StatusCode::UNAUTHORIZED,
             None,
             br#"{"error":"token expired"}"#,
         );
         assert_eq!(e.kind(), &ErrorKind::Unauthorized);
         assert!(e.to_string().contains("token expired"));
-        assert_eq!(
-            from_reply(StatusCode::FORBIDDEN, None, b"{}").kind(),
-            &ErrorKind::Forbidden
-        );
-        assert_eq!(
-            from_reply(StatusCode::NOT_FOUND, None, b"").kind(),
-            &ErrorKind::NotFound
-        );
-        assert_eq!(
-            from_reply(StatusCode::CONFLICT, None, b"").kind(),
-            &ErrorKind::Conflict
-        );
-        assert_eq!(
-            from_reply(StatusCode::BAD_REQUEST, None, b"").kind(),
-            &ErrorKind::Protocol
-        );
-        let e = from_reply(StatusCode::SERVICE_UNAVAILABLE, None, b"");
+        for (status, kind) in [
+            (StatusCode::FORBIDDEN, ErrorKind::Forbidden),
+            (StatusCode::NOT_FOUND, ErrorKind::NotFound),
+            (StatusCode::CONFLICT, ErrorKind::Conflict),
+            (StatusCode::BAD_REQUEST, ErrorKind::Protocol),
+        ] {
+            assert_eq!(from_answer(status, None, b"{}").kind(), &kind);
+        }
+        let e = from_answer(StatusCode::SERVICE_UNAVAILABLE, None, b"");
         assert!(e.is_temporary());
-        let e = from_reply(
+        let e = from_answer(
             StatusCode::TOO_MANY_REQUESTS,
             Some(Duration::from_secs(2)),
             b"",
@@ -85,8 +89,23 @@ mod tests {
     }
 
     #[test]
+    fn a_400_says_what_the_server_said_not_malformed() {
+        let e = from_answer(
+            StatusCode::BAD_REQUEST,
+            None,
+            br#"{"error":"item is protected"}"#,
+        );
+        assert!(e.to_string().contains("item is protected"), "{e}");
+        assert!(!e.to_string().contains("malformed"), "{e}");
+        let p = delete_protected("/db", &e);
+        assert_eq!(p.kind(), &ErrorKind::Conflict);
+        assert!(p.to_string().contains("delete protection") && p.to_string().contains("/db"));
+        assert!(p.hint().unwrap().contains("delete_protection false"));
+    }
+
+    #[test]
     fn a_body_that_is_not_an_error_object_is_not_echoed() {
-        let e = from_reply(
+        let e = from_answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             None,
             b"secret-looking body",

@@ -3,15 +3,19 @@
 //! The [Akeyless](https://www.akeyless.io) provider for Strongroom: static, dynamic and rotated
 //! secrets behind the one [`strongroom_core::SecretStore`] contract.
 //!
+//! * Settings: one [`AkeylessConfig`] (TOML keys, exact `AKEYLESS_*` variables, builder
+//!   setters), validated by `build()`.
 //! * Log-in: `access_key`, `jwt` (JWT read from an environment variable at each log-in),
-//!   `saml` (the Akeyless CLI's cached credentials) and, with the cargo feature `aws-iam`,
-//!   `aws_iam` (a SigV4-signed STS request built with the AWS crates and the default credential
-//!   chain). Tokens live in the core `TokenCache`: refreshed `token_refresh_buffer` before they
-//!   expire, one refresh at a time; a 401 logs in once more and retries once.
+//!   `saml` (the Akeyless CLI's cached credentials, re-read when the CLI refreshes them) and,
+//!   with the cargo feature `aws-iam`, `aws_iam` (a SigV4-signed STS request built with the
+//!   AWS crates and the default credential chain). Tokens live in the core `TokenCache`:
+//!   refreshed `token_refresh_buffer` before they expire, one refresh at a time; a 401 logs in
+//!   once more and retries once.
+//! * Every call goes through the core HTTP path: redirects refused, bodies capped, lists
+//!   bounded, only idempotent calls retried.
 //! * Names are absolute Akeyless paths: the name `team/db` is the item `/team/db`.
-//! * Works against `https://api.akeyless.io` and against gateways (`https://gw:8000/api/v2`).
-//! * Caching is done by the core cache layer (`store.with_cache(..)`) with any `SecretCache`;
-//!   a dynamic secret's cache entry never outlives its lease.
+//! * Caching is done by the core cache layer (`store.with_cache(..)`); a dynamic secret's cache
+//!   entry never outlives its lease.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -41,7 +45,7 @@ pub mod fuzzing;
 mod store;
 
 pub use config::{
-    AccessType, AkeylessBuilder, DEFAULT_API_HOST, DEFAULT_AUTH_TOKEN_TTL,
+    AccessType, AkeylessBuilder, AkeylessConfig, DEFAULT_API_HOST, DEFAULT_AUTH_TOKEN_TTL,
     DEFAULT_TOKEN_REFRESH_BUFFER,
 };
 pub use store::AkeylessStore;

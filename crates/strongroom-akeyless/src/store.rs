@@ -1,60 +1,49 @@
-//! [`AkeylessStore`]: the [`SecretStore`] implementation.
+//! [`AkeylessStore`]: the [`SecretStore`] mapping onto the Akeyless operations.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use serde_json::Value;
+use strongroom_core::config::HttpConfig;
+use strongroom_core::provider::http::Call;
+use strongroom_core::provider::{PageBudget, read_each, read_many_batched};
 use strongroom_core::{
     Capabilities, Clock, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Error, Operation,
     ReadManyResult, ReadOptions, Result, Secret, SecretKind, SecretName, SecretStore, SecretValue,
-    StoreInfo, TokenCache, TokenLease, WriteOptions, WriteOutcome, async_trait, dedupe,
+    StoreInfo, WriteOptions, WriteOutcome, async_trait,
 };
 
-use crate::api::{Api, Body, Item, ListOutput, Reply};
-use crate::auth::Authenticator;
-use crate::config::{AccessType, Settings};
-use crate::error::PROVIDER;
+use crate::api::{Api, Created, DeleteMode, Deleted, ItemKind, Metadata, ValueQuery};
+use crate::auth::{Auth, AuthSettings};
+use crate::config::AccessType;
+use crate::error::{self, PROVIDER};
 
 /// How many names one `get-secret-value` call asks for.
 const BATCH: usize = 100;
-/// Upper bound on `list-items` calls of one `list()` (a server that never stops paginating).
-const MAX_LIST_CALLS: usize = 10_000;
+/// How many batch calls run at once.
+const BATCH_CONCURRENCY: usize = 4;
 /// How many item types `auto_guess_type` remembers before starting over.
 const MAX_REMEMBERED_TYPES: usize = 10_000;
-/// Item types `list()` returns.
-const LISTED_TYPES: [&str; 3] = ["static-secret", "dynamic-secret", "rotated-secret"];
 
-/// An item's type, as `describe-item` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ItemKind {
-    Static,
-    Dynamic,
-    Rotated,
-    Other(String),
-}
-
-impl ItemKind {
-    fn from_wire(t: &str) -> ItemKind {
-        match t.to_ascii_uppercase().as_str() {
-            "STATIC_SECRET" => ItemKind::Static,
-            "DYNAMIC_SECRET" => ItemKind::Dynamic,
-            "ROTATED_SECRET" => ItemKind::Rotated,
-            _ => ItemKind::Other(t.to_string()),
-        }
-    }
+/// What [`AkeylessStore::new`] needs (built by the config).
+pub(crate) struct StoreSettings {
+    pub(crate) api: Api,
+    pub(crate) auth: AuthSettings,
+    pub(crate) access_id: String,
+    pub(crate) access_type: AccessType,
+    pub(crate) auto_guess_type: bool,
+    pub(crate) http: HttpConfig,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 struct Inner {
     info: StoreInfo,
     api: Api,
-    auth: Authenticator,
-    tokens: TokenCache<SecretValue>,
+    auth: Auth,
     access_id: String,
     access_type: AccessType,
     auto_guess_type: bool,
+    pages: PageBudget,
     clock: Arc<dyn Clock>,
     types: Mutex<HashMap<String, ItemKind>>,
 }
@@ -64,22 +53,21 @@ struct Inner {
 /// * Names map to absolute Akeyless paths: `team/db` ↔ `/team/db`.
 /// * `read`: `get-secret-value`; with `auto_guess_type`, `describe-item` once per name, then
 ///   `get-dynamic-secret-value` (kind `Dynamic`, `expires_at` from the lease) or
-///   `get-rotated-secret-value` (kind `Rotated`, `value.payload` / `value.target_value`
-///   unwrapped). `ReadOptions::refresh` also sends `"ignore-cache": "true"`.
-/// * `read_many`: one `get-secret-value` per 100 names; when a batch fails because a name is
-///   missing, the names of that batch are read one by one so the others still come back.
-/// * `write`: `create-secret`; when Akeyless answers that the item exists (409),
-///   `update-secret-val`.
-/// * `delete`: `delete-item` (recoverable for Akeyless' default days; `force` deletes at once).
-/// * `list`: `list-items`, following `next_page` and descending into `folders`.
-///
-/// Caching is the core `Cached` layer's job (`store.with_cache(..)`), not this store's.
+///   `get-rotated-secret-value` (kind `Rotated`). `ReadOptions::refresh` also sends
+///   `"ignore-cache": "true"`.
+/// * `read_many`: one `get-secret-value` per 100 names; a batch failing because a name is
+///   missing is read name by name so the others still come back.
+/// * `write`: `create-secret` (value, description, tags); when the item exists (409),
+///   `update-secret-val`, then `update-item` for the description and tags.
+/// * `delete`: `delete-item`; a refusal because of delete protection says so.
+/// * `list`: `list-items`, following `next_page` and descending into `folders`, bounded by
+///   `max_pages` and `max_list_items`.
 ///
 /// ```no_run
 /// use strongroom_akeyless::AkeylessBuilder;
 /// use strongroom_core::{ReadOptions, SecretName, SecretStore};
 /// # async fn demo() -> strongroom_core::Result<()> {
-/// let store = AkeylessBuilder::from_env().build()?;
+/// let store = AkeylessBuilder::from_env()?.build()?;
 /// let name = SecretName::new("team/db-password")?; // Akeyless item `/team/db-password`
 /// if let Some(secret) = store.read(&name, &ReadOptions::new()).await? {
 ///     let _password = secret.value.expose_str()?;
@@ -107,143 +95,110 @@ fn to_path(name: &SecretName) -> String {
     format!("/{}", name.as_str())
 }
 
-/// `/a/b` → `a/b` (names that are not valid [`SecretName`]s are skipped by the caller).
+/// `/a/b` → `a/b` (`None` for what is not a valid [`SecretName`]).
 pub(crate) fn from_path(path: &str) -> Option<SecretName> {
     SecretName::new(path.strip_prefix('/').unwrap_or(path)).ok()
 }
 
-fn ignore_cache(opts: &ReadOptions) -> &'static str {
-    if opts.refresh { "true" } else { "false" }
-}
-
-fn version_of(opts: &ReadOptions) -> Result<Option<i64>> {
+/// The version asked for (positive integer) and the gateway cache bypass.
+fn query_of(opts: &ReadOptions) -> Result<ValueQuery> {
     if opts.stage.is_some() {
         return Err(Error::unsupported(
             "Akeyless has no version stages",
             "ask for a version number with ReadOptions::version",
         ));
     }
-    match opts.version.as_deref() {
-        None => Ok(None),
+    let version = match opts.version.as_deref() {
+        None => None,
         Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(Error::unsupported(
-                format!("`{v}` is not an Akeyless version"),
-                "Akeyless versions are positive integers (1, 2, …)",
-            )),
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                return Err(Error::unsupported(
+                    format!("`{v}` is not an Akeyless version"),
+                    "Akeyless versions are positive integers (1, 2, …)",
+                ));
+            }
         },
-    }
-}
-
-/// A JSON value as secret text: strings as they are, anything else as JSON.
-fn value_text(v: &mut Value) -> SecretValue {
-    match v {
-        Value::String(s) => SecretValue::from(std::mem::take(s)),
-        other => SecretValue::from_bytes(serde_json::to_vec(other).unwrap_or_default()),
-    }
-}
-
-/// A `describe-item` answer: the item's type, `Ok(None)` when the item does not exist.
-pub(crate) fn describe_answer(reply: &Reply) -> Result<Option<ItemKind>> {
-    if reply.status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
-    }
-    if !reply.is_success() {
-        return Err(reply.error());
-    }
-    let item: Item = reply.json("describe-item")?;
-    let t = item
-        .item_type
-        .ok_or_else(|| Error::protocol("the `describe-item` answer has no item_type"))?;
-    Ok(Some(ItemKind::from_wire(&t)))
-}
-
-/// A `get-secret-value` answer: the values by absolute path, `Ok(None)` on 404.
-pub(crate) fn values_answer(reply: &Reply) -> Result<Option<HashMap<String, SecretValue>>> {
-    if reply.status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
-    }
-    if !reply.is_success() {
-        return Err(reply.error());
-    }
-    let mut doc = reply.wiped("get-secret-value")?;
-    let Value::Object(map) = &mut doc.0 else {
-        return Err(crate::error::malformed("get-secret-value"));
     };
-    let mut out = HashMap::with_capacity(map.len());
-    for (k, v) in map.iter_mut() {
-        let key = if k.starts_with('/') {
-            k.clone()
-        } else {
-            format!("/{k}")
-        };
-        out.insert(key, value_text(v));
-    }
-    Ok(Some(out))
+    Ok(ValueQuery {
+        version,
+        ignore_cache: opts.refresh,
+    })
 }
 
-/// A `list-items` answer, `Ok(None)` when the folder does not exist (404).
-pub(crate) fn list_answer(reply: &Reply) -> Result<Option<ListOutput>> {
-    if reply.status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
+/// A static or rotated value as the secret the caller asked for (version, field).
+fn finish(value: SecretValue, kind: SecretKind, opts: &ReadOptions) -> Result<Option<Secret>> {
+    let mut secret = Secret::new(value).with_kind(kind);
+    if let Some(v) = &opts.version {
+        secret = secret.with_version(v.trim());
     }
-    if !reply.is_success() {
-        return Err(reply.error());
+    match &opts.field {
+        Some(f) => secret.select_field(f),
+        None => Ok(Some(secret)),
     }
-    reply.json("list-items").map(Some)
 }
 
-/// A dynamic secret's lease, from the fields producers use.
-fn lease_of(obj: &serde_json::Map<String, Value>) -> Option<Duration> {
-    let num = |v: &Value| match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    let secs = if let Some(m) = obj.get("ttl_in_minutes").and_then(num) {
-        m * 60.0
-    } else {
-        ["ttl", "lease_duration", "ttl_in_seconds"]
-            .iter()
-            .find_map(|k| obj.get(*k).and_then(num))?
-    };
-    (secs.is_finite() && secs > 0.0 && secs < 1e10).then(|| Duration::from_secs_f64(secs))
+/// Akeyless tags are plain strings; a tag `k → v` is written `k=v` (`k` alone when `v` is
+/// empty).
+fn tag_strings(opts: &WriteOptions) -> Result<Vec<String>> {
+    opts.tags
+        .iter()
+        .map(|(k, v)| {
+            if k.is_empty() || k.contains('=') || k.chars().chain(v.chars()).any(char::is_control)
+            {
+                return Err(Error::unsupported(
+                    format!("the tag key `{}` cannot be written to Akeyless", k.escape_debug()),
+                    "Akeyless tags are `key=value` strings: use a non-empty key without `=` or control characters",
+                ));
+            }
+            Ok(if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            })
+        })
+        .collect()
+}
+
+/// The key of a `k=v` tag string.
+fn tag_key(tag: &str) -> &str {
+    tag.split_once('=').map_or(tag, |(k, _)| k)
 }
 
 impl AkeylessStore {
-    pub(crate) fn from_settings(s: Settings) -> Result<Self> {
-        let client = s.http.build_client()?;
-        let api = Api::new(client, s.api_base.clone(), s.retry.clone());
-        let auth = Authenticator::new(&s, api.clone());
-        let tokens = TokenCache::new()
-            .with_refresh_buffer(s.token_refresh_buffer)
-            .with_clock(Arc::clone(&s.clock));
+    pub(crate) fn new(s: StoreSettings) -> AkeylessStore {
         let info = StoreInfo::new(
             PROVIDER,
             Capabilities::all()
                 .with_batch_read(true)
                 .with_versions(true),
         )
-        .with_address(format!("akeyless:{}", s.api_base))
+        .with_address(format!("akeyless:{}", s.api.base()))
         .with_identity(&[b"akeyless", s.access_id.as_bytes()]);
-        Ok(AkeylessStore {
+        let auth = Auth::new(s.auth, s.api.clone());
+        AkeylessStore {
             inner: Arc::new(Inner {
                 info,
-                api,
+                api: s.api,
                 auth,
-                tokens,
                 access_id: s.access_id,
                 access_type: s.access_type,
                 auto_guess_type: s.auto_guess_type,
+                pages: PageBudget::from_config(&s.http),
                 clock: s.clock,
                 types: Mutex::new(HashMap::new()),
             }),
-        })
+        }
     }
 
-    /// How many times this store has logged in.
+    /// A builder.
+    pub fn builder() -> crate::AkeylessBuilder {
+        crate::AkeylessBuilder::new()
+    }
+
+    /// How many times this store has logged in (SAML: read a token from the CLI's file).
     pub async fn logins(&self) -> u64 {
-        self.inner.tokens.logins().await
+        self.inner.auth.logins().await
     }
 
     /// The API base URL in use (e.g. `https://api.akeyless.io`).
@@ -251,184 +206,119 @@ impl AkeylessStore {
         self.inner.api.base()
     }
 
-    async fn token(&self) -> Result<TokenLease<SecretValue>> {
-        self.inner
-            .tokens
-            .get_or_refresh(|_previous| self.inner.auth.login())
-            .await
-    }
-
-    /// Sends `op` with the token in the body. A 401 invalidates the token, logs in once more
-    /// and retries once. Returns the answer (any status but a first 401).
-    async fn call(&self, op: &str, mut body: Body, idempotent: bool) -> Result<Reply> {
-        let mut lease = self.token().await?;
-        let mut retried = false;
-        loop {
-            body.put("token", lease.token.expose_str()?);
-            let bytes = body.to_bytes();
-            let reply = self.inner.api.post(op, &bytes, idempotent).await?;
-            if reply.status == reqwest::StatusCode::UNAUTHORIZED && !retried {
-                tracing::debug!(op, "Akeyless refused the token; logging in again");
-                self.inner.tokens.invalidate(lease.generation).await;
-                lease = self.token().await?;
-                retried = true;
-                continue;
-            }
-            return Ok(reply);
-        }
-    }
-
-    fn known_type(&self, path: &str) -> Option<ItemKind> {
-        self.inner
-            .types
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(path)
-            .cloned()
+    fn types(&self) -> std::sync::MutexGuard<'_, HashMap<String, ItemKind>> {
+        self.inner.types.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn remember_type(&self, path: &str, kind: ItemKind) {
-        let mut types = self.inner.types.lock().unwrap_or_else(|e| e.into_inner());
+        let mut types = self.types();
         if types.len() >= MAX_REMEMBERED_TYPES {
             types.clear(); // bounded memory; types are looked up again on demand
         }
-        types.insert(path.to_string(), kind);
+        types.insert(path.to_owned(), kind);
     }
 
-    fn forget_type(&self, path: &str) {
-        self.inner
-            .types
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(path);
-    }
-
-    async fn describe(&self, path: &str) -> Result<Option<ItemKind>> {
-        let reply = self
-            .call("describe-item", Body::new().set("name", path), true)
-            .await?;
-        describe_answer(&reply)
-    }
-
-    /// `get-secret-value` for several paths; `Ok(None)` when the call failed with 404.
-    async fn get_values(
+    async fn read_static(
         &self,
-        paths: &[String],
+        call: Call<'_>,
+        path: &str,
         opts: &ReadOptions,
-    ) -> Result<Option<HashMap<String, SecretValue>>> {
-        let mut body = Body::new()
-            .set("names", paths.to_vec())
-            .set("json", false)
-            .set("ignore-cache", ignore_cache(opts));
-        if let Some(v) = version_of(opts)? {
-            body.put("version", v);
-        }
-        let reply = self.call("get-secret-value", body, true).await?;
-        values_answer(&reply)
-    }
-
-    async fn read_static(&self, path: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
-        let Some(mut values) = self.get_values(&[path.to_string()], opts).await? else {
+    ) -> Result<Option<Secret>> {
+        let query = query_of(opts)?;
+        let paths = &[path.to_owned()];
+        let api = &self.inner.api;
+        let values = self
+            .inner
+            .auth
+            .call(|t| async move { api.get_secret_value(call, &t, paths, query).await })
+            .await?;
+        let Some(mut values) = values else {
             return Ok(None);
         };
         let value = values.remove(path).ok_or_else(|| {
             Error::protocol("the `get-secret-value` answer does not hold the asked-for name")
         })?;
-        let mut secret = Secret::new(value);
-        if let Some(v) = &opts.version {
-            secret = secret.with_version(v.trim());
-        }
-        Ok(Some(secret))
+        finish(value, SecretKind::Static, opts)
     }
 
-    async fn read_dynamic(&self, path: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
+    async fn read_dynamic(
+        &self,
+        call: Call<'_>,
+        path: &str,
+        opts: &ReadOptions,
+    ) -> Result<Option<Secret>> {
         if opts.version.is_some() || opts.stage.is_some() {
             return Err(Error::unsupported(
                 "dynamic secrets have no versions",
                 "read the dynamic secret without ReadOptions::version",
             ));
         }
-        let reply = self
-            .call(
-                "get-dynamic-secret-value",
-                Body::new().set("name", path),
-                false,
-            )
+        let api = &self.inner.api;
+        let got = self
+            .inner
+            .auth
+            .call(|t| async move { api.get_dynamic_secret_value(call, &t, path).await })
             .await?;
-        if reply.status == reqwest::StatusCode::NOT_FOUND {
+        let Some(dynamic) = got else {
             return Ok(None);
-        }
-        if !reply.is_success() {
-            return Err(reply.error());
-        }
-        let mut doc = reply.wiped("get-dynamic-secret-value")?;
-        let lease = match &doc.0 {
-            Value::Object(map) => lease_of(map),
-            _ => None,
         };
-        let value = value_text(&mut doc.0);
-        let mut secret = Secret::new(value).with_kind(SecretKind::Dynamic);
-        if let Some(lease) = lease {
+        let mut secret = Secret::new(dynamic.value).with_kind(SecretKind::Dynamic);
+        if let Some(lease) = dynamic.lease {
             secret = secret.with_expires_at(self.inner.clock.system_now() + lease);
         }
-        Ok(Some(secret))
+        match &opts.field {
+            Some(f) => secret.select_field(f),
+            None => Ok(Some(secret)),
+        }
     }
 
-    async fn read_rotated(&self, path: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
-        // The quirk: `names` is a single string for this operation.
-        let mut body = Body::new()
-            .set("names", path)
-            .set("json", false)
-            .set("ignore-cache", ignore_cache(opts));
-        if let Some(v) = version_of(opts)? {
-            body.put("version", v);
+    async fn read_rotated(
+        &self,
+        call: Call<'_>,
+        path: &str,
+        opts: &ReadOptions,
+    ) -> Result<Option<Secret>> {
+        let query = query_of(opts)?;
+        let api = &self.inner.api;
+        let got = self
+            .inner
+            .auth
+            .call(|t| async move { api.get_rotated_secret_value(call, &t, path, query).await })
+            .await?;
+        match got {
+            Some(value) => finish(value, SecretKind::Rotated, opts),
+            None => Ok(None),
         }
-        let reply = self.call("get-rotated-secret-value", body, true).await?;
-        if reply.status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !reply.is_success() {
-            return Err(reply.error());
-        }
-        let mut doc = reply.wiped("get-rotated-secret-value")?;
-        let value = match doc.0.get_mut("value") {
-            Some(Value::Object(inner)) => {
-                if let Some(p) = inner.get_mut("payload") {
-                    value_text(p)
-                } else if let Some(t) = inner.get_mut("target_value") {
-                    value_text(t)
-                } else {
-                    SecretValue::from_bytes(serde_json::to_vec(inner).unwrap_or_default())
-                }
-            }
-            Some(other) => value_text(other),
-            None => value_text(&mut doc.0),
-        };
-        let mut secret = Secret::new(value).with_kind(SecretKind::Rotated);
-        if let Some(v) = &opts.version {
-            secret = secret.with_version(v.trim());
-        }
-        Ok(Some(secret))
     }
 
-    async fn read_path(&self, path: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
+    async fn read_path(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
+        let call = Call::new(Operation::Read, Some(name.as_str()));
+        let path = to_path(name);
         if !self.inner.auto_guess_type {
-            return self.read_static(path, opts).await;
+            return self.read_static(call, &path, opts).await;
         }
-        let kind = match self.known_type(path) {
+        let known = self.types().get(&path).cloned();
+        let kind = match known {
             Some(k) => k,
-            None => match self.describe(path).await? {
-                Some(k) => {
-                    self.remember_type(path, k.clone());
-                    k
-                }
-                None => return Ok(None),
-            },
+            None => {
+                let api = &self.inner.api;
+                let path = path.as_str();
+                let info = self
+                    .inner
+                    .auth
+                    .call(|t| async move { api.describe_item(call, &t, path).await })
+                    .await?;
+                let Some(info) = info else {
+                    return Ok(None);
+                };
+                self.remember_type(path, info.kind.clone());
+                info.kind
+            }
         };
         let got = match &kind {
-            ItemKind::Static => self.read_static(path, opts).await?,
-            ItemKind::Dynamic => self.read_dynamic(path, opts).await?,
-            ItemKind::Rotated => self.read_rotated(path, opts).await?,
+            ItemKind::Static => self.read_static(call, &path, opts).await?,
+            ItemKind::Dynamic => self.read_dynamic(call, &path, opts).await?,
+            ItemKind::Rotated => self.read_rotated(call, &path, opts).await?,
             ItemKind::Other(t) => {
                 return Err(Error::unsupported(
                     format!("item type `{t}` is not a secret this store reads"),
@@ -437,58 +327,134 @@ impl AkeylessStore {
             }
         };
         if got.is_none() {
-            self.forget_type(path);
+            self.types().remove(&path);
         }
         Ok(got)
     }
 
-    async fn read_with_field(
+    /// One `get-secret-value` for `batch`; when it fails because a name is missing (404), the
+    /// names are read one by one so the missing ones come back `None` and hide nothing.
+    async fn read_batch(
         &self,
-        name: &SecretName,
+        batch: Vec<SecretName>,
         opts: &ReadOptions,
-    ) -> Result<Option<Secret>> {
-        let secret = self.read_path(&to_path(name), opts).await?;
-        match (secret, &opts.field) {
-            (Some(s), Some(field)) => s.select_field(field),
-            (s, _) => Ok(s),
+    ) -> Result<Vec<(SecretName, Option<Secret>)>> {
+        let query = query_of(opts)?;
+        let paths: Vec<String> = batch.iter().map(to_path).collect();
+        let call = Call::new(Operation::ReadMany, None);
+        let api = &self.inner.api;
+        let paths_ref = &paths;
+        let values = self
+            .inner
+            .auth
+            .call(|t| async move { api.get_secret_value(call, &t, paths_ref, query).await })
+            .await?;
+        let Some(mut values) = values else {
+            return read_each(self, &batch, opts, DEFAULT_READ_MANY_CONCURRENCY).await;
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        for (name, path) in batch.into_iter().zip(&paths) {
+            let secret = match values.remove(path) {
+                Some(v) => finish(v, SecretKind::Static, opts)
+                    .map_err(|e| e.context(PROVIDER, Operation::ReadMany, Some(name.as_str())))?,
+                None => None,
+            };
+            out.push((name, secret));
         }
+        Ok(out)
     }
 
-    async fn list_folder(
+    /// The description and tags of an existing item, through `update-item`: tags to add, and
+    /// the item's tags with the same key but another value to remove.
+    async fn update_metadata(
         &self,
-        folder: &str,
-        names: &mut BTreeSet<SecretName>,
-        folders: &mut Vec<String>,
-        calls: &mut usize,
+        call: Call<'_>,
+        path: &str,
+        description: Option<&str>,
+        tags: &[String],
     ) -> Result<()> {
-        let mut token: Option<String> = None;
-        loop {
-            *calls += 1;
-            if *calls > MAX_LIST_CALLS {
-                return Err(Error::protocol("`list-items` did not stop paginating"));
+        let api = &self.inner.api;
+        let mut remove = Vec::new();
+        if !tags.is_empty() {
+            let info = self
+                .inner
+                .auth
+                .call(|t| async move { api.describe_item(call, &t, path).await })
+                .await?;
+            let current = info.map(|i| i.tags).unwrap_or_default();
+            remove = current
+                .into_iter()
+                .filter(|c| !tags.contains(c) && tags.iter().any(|t| tag_key(t) == tag_key(c)))
+                .collect();
+        }
+        let add: Vec<String> = tags.to_vec();
+        let (add, remove) = (&add, &remove);
+        self.inner
+            .auth
+            .call(|t| async move {
+                api.update_item(call, &t, path, description, add, remove)
+                    .await
+            })
+            .await
+    }
+
+    async fn list_folders(&self, prefix: &str) -> Result<BTreeSet<SecretName>> {
+        let start = match prefix.rfind('/') {
+            Some(i) => format!("/{}", &prefix[..=i]),
+            None => "/".to_owned(),
+        };
+        let call = Call::new(Operation::List, None);
+        let api = &self.inner.api;
+        let mut budget = self.inner.pages.clone();
+        let mut names = BTreeSet::new();
+        let mut queue = VecDeque::from([start.clone()]);
+        let mut seen = HashSet::new();
+        while let Some(folder) = queue.pop_front() {
+            if !seen.insert(folder.clone()) {
+                continue;
             }
-            let mut body = Body::new()
-                .set("path", folder)
-                .set("type", LISTED_TYPES.to_vec())
-                .set("minimal-view", true);
-            if let Some(t) = &token {
-                body.put("pagination-token", t.as_str());
-            }
-            let reply = self.call("list-items", body, true).await?;
-            let Some(out) = list_answer(&reply)? else {
-                return Ok(());
-            };
-            for item in out.items.unwrap_or_default() {
-                if let Some(n) = item.item_name.as_deref().and_then(from_path) {
-                    names.insert(n);
+            let mut page_token: Option<String> = None;
+            loop {
+                let (f, p) = (folder.as_str(), page_token.as_deref());
+                let page = self
+                    .inner
+                    .auth
+                    .call(|t| async move { api.list_items(call, &t, f, p).await })
+                    .await?;
+                let Some(page) = page else {
+                    break; // the folder does not exist
+                };
+                budget
+                    .page(page.names.len() + page.folders.len())
+                    .map_err(|e| e.context(PROVIDER, Operation::List, None))?;
+                names.extend(page.names.iter().filter_map(|n| from_path(n)));
+                for sub in page.folders {
+                    let mut sub = if sub.starts_with('/') {
+                        sub
+                    } else {
+                        format!("/{sub}")
+                    };
+                    if !sub.ends_with('/') {
+                        sub.push('/');
+                    }
+                    // Only deeper folders, and only where names under the prefix can be.
+                    let rel = &sub[1..];
+                    if sub.len() > folder.len()
+                        && sub.starts_with(&folder)
+                        && (rel.starts_with(prefix) || prefix.starts_with(rel))
+                    {
+                        queue.push_back(sub);
+                    }
+                }
+                match page.next_page {
+                    Some(next) if page_token.as_deref() != Some(next.as_str()) => {
+                        page_token = Some(next);
+                    }
+                    _ => break,
                 }
             }
-            folders.extend(out.folders.unwrap_or_default());
-            match out.next_page.filter(|p| !p.is_empty()) {
-                Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
-                _ => return Ok(()),
-            }
         }
+        Ok(names)
     }
 }
 
@@ -499,69 +465,21 @@ impl SecretStore for AkeylessStore {
     }
 
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
-        self.read_with_field(name, opts)
+        self.read_path(name, opts)
             .await
             .map_err(|e| e.context(PROVIDER, Operation::Read, Some(name.as_str())))
     }
 
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
-        let unique = dedupe(names);
         if self.inner.auto_guess_type {
             // Dynamic and rotated items have no batch call: one read per name.
-            let results: Vec<Result<(SecretName, Option<Secret>)>> =
-                futures_util::stream::iter(unique.into_iter().map(|name| async move {
-                    let s = self.read(&name, opts).await?;
-                    Ok((name, s))
-                }))
-                .buffered(DEFAULT_READ_MANY_CONCURRENCY)
-                .collect()
-                .await;
-            return results.into_iter().collect();
+            return read_each(self, names, opts, DEFAULT_READ_MANY_CONCURRENCY).await;
         }
-        let mut out: ReadManyResult = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(BATCH) {
-            let paths: Vec<String> = chunk.iter().map(to_path).collect();
-            let batch = self
-                .get_values(&paths, opts)
-                .await
-                .map_err(|e| e.context(PROVIDER, Operation::ReadMany, None))?;
-            match batch {
-                Some(mut values) => {
-                    for (name, path) in chunk.iter().zip(&paths) {
-                        let secret = values.remove(path).map(|v| {
-                            let s = Secret::new(v);
-                            match &opts.version {
-                                Some(ver) => s.with_version(ver.trim()),
-                                None => s,
-                            }
-                        });
-                        let secret = match (secret, &opts.field) {
-                            (Some(s), Some(f)) => s.select_field(f).map_err(|e| {
-                                e.context(PROVIDER, Operation::ReadMany, Some(name.as_str()))
-                            })?,
-                            (s, _) => s,
-                        };
-                        out.push((name.clone(), secret));
-                    }
-                }
-                None => {
-                    // A missing item fails the whole batch: read this chunk one by one so the
-                    // missing names come back as None and hide nothing.
-                    let singles: Vec<Result<(SecretName, Option<Secret>)>> =
-                        futures_util::stream::iter(chunk.iter().cloned().map(|name| async move {
-                            let s = self.read(&name, opts).await?;
-                            Ok((name, s))
-                        }))
-                        .buffered(DEFAULT_READ_MANY_CONCURRENCY)
-                        .collect()
-                        .await;
-                    for r in singles {
-                        out.push(r?);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        read_many_batched(names, BATCH, BATCH_CONCURRENCY, |batch| {
+            self.read_batch(batch, opts)
+        })
+        .await
+        .map_err(|e| e.context(PROVIDER, Operation::ReadMany, None))
     }
 
     async fn write(
@@ -577,108 +495,107 @@ impl SecretStore for AkeylessStore {
                 "write without WriteOptions::cas",
             )));
         }
+        if opts.content_type.is_some() {
+            return Err(ctx(Error::unsupported(
+                "Akeyless items have no content type, so it would be lost",
+                "write without a content type (a tag can carry it: `content-type=…`)",
+            )));
+        }
+        let tags = tag_strings(opts).map_err(ctx)?;
         let text = value.expose_str().map_err(|_| {
             ctx(Error::unsupported(
                 "Akeyless static secrets hold text, and this value is binary",
                 "base64-encode binary values before writing them",
             ))
         })?;
+        let call = Call::new(Operation::Write, Some(name.as_str()));
         let path = to_path(name);
-        let mut create = Body::new().set("name", path.as_str()).set("value", text);
-        if let Some(d) = &opts.description {
-            create.put("description", d.as_str());
-        }
-        if !opts.tags.is_empty() {
-            let tags: Vec<String> = opts
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    if v.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{k}={v}")
-                    }
-                })
-                .collect();
-            create.put("tags", tags);
-        }
-        let reply = self
-            .call("create-secret", create, false)
+        let p = path.as_str();
+        let api = &self.inner.api;
+        let meta = Metadata {
+            description: opts.description.as_deref(),
+            tags,
+        };
+        let meta_ref = &meta;
+        let created = self
+            .inner
+            .auth
+            .call(|t| async move { api.create_secret(call, &t, p, text, meta_ref).await })
             .await
             .map_err(ctx)?;
-        self.forget_type(&path);
-        if reply.is_success() {
+        self.types().remove(&path);
+        if created == Created::Created {
             return Ok(WriteOutcome::new(None));
         }
-        if reply.status != reqwest::StatusCode::CONFLICT {
-            return Err(ctx(reply.error()));
-        }
-        // The item exists (409): a new version of it.
-        let update = Body::new().set("name", path.as_str()).set("value", text);
-        let reply = self
-            .call("update-secret-val", update, false)
+        // The item exists (409): a new version, then the metadata update-secret-val cannot carry.
+        self.inner
+            .auth
+            .call(|t| async move { api.update_secret_val(call, &t, p, text).await })
             .await
             .map_err(ctx)?;
-        if reply.is_success() {
-            Ok(WriteOutcome::new(None))
-        } else {
-            Err(ctx(reply.error()))
+        if meta.description.is_some() || !meta.tags.is_empty() {
+            self.update_metadata(call, p, meta.description, &meta.tags)
+                .await
+                .map_err(|e| {
+                    let kind = e.kind().clone();
+                    let mut out = Error::new(
+                        kind,
+                        format!(
+                            "the new value was stored, but its description and tags were not: {}",
+                            e.message()
+                        ),
+                    );
+                    if let Some(h) = e.hint() {
+                        out = out.with_hint(h.to_owned());
+                    }
+                    ctx(out)
+                })?;
         }
+        Ok(WriteOutcome::new(None))
     }
 
     async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
         let ctx = |e: Error| e.context(PROVIDER, Operation::Delete, Some(name.as_str()));
+        let call = Call::new(Operation::Delete, Some(name.as_str()));
         let path = to_path(name);
-        let mut body = Body::new().set("name", path.as_str()).set("version", -1);
-        if opts.force {
-            body.put("delete-in-days", -1);
-            body.put("delete-immediately", true);
-        } else if let Some(days) = opts.recovery_window_days {
-            body.put("delete-in-days", days);
-        }
-        let reply = self.call("delete-item", body, true).await.map_err(ctx)?;
-        self.forget_type(&path);
-        if reply.is_success() || reply.status == reqwest::StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(ctx(reply.error()))
+        let p = path.as_str();
+        let api = &self.inner.api;
+        let mode = DeleteMode {
+            immediately: opts.force,
+            in_days: opts.recovery_window_days,
+        };
+        let answer = self
+            .inner
+            .auth
+            .call(|t| async move { api.delete_item(call, &t, p, mode).await })
+            .await
+            .map_err(ctx)?;
+        self.types().remove(&path);
+        let Deleted::Refused(refusal) = answer else {
+            return Ok(());
+        };
+        // A 400 says little by its status; the item itself says whether delete protection is
+        // why (`delete_protection`, documented in `Item`), whatever the message's wording.
+        let describe = Call::new(Operation::Delete, Some(name.as_str()));
+        let info = self
+            .inner
+            .auth
+            .call(|t| async move { api.describe_item(describe, &t, p).await })
+            .await;
+        match info {
+            Ok(Some(item)) if item.delete_protection => {
+                Err(ctx(error::delete_protected(p, &refusal)))
+            }
+            _ => Err(ctx(refusal)),
         }
     }
 
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
         let prefix = prefix.unwrap_or("");
-        let start = match prefix.rfind('/') {
-            Some(i) => format!("/{}", &prefix[..=i]),
-            None => "/".to_string(),
-        };
-        let mut names = BTreeSet::new();
-        let mut queue = VecDeque::from([start]);
-        let mut seen = HashSet::new();
-        let mut calls = 0;
-        while let Some(folder) = queue.pop_front() {
-            if !seen.insert(folder.clone()) {
-                continue;
-            }
-            let mut folders = Vec::new();
-            self.list_folder(&folder, &mut names, &mut folders, &mut calls)
-                .await
-                .map_err(|e| e.context(PROVIDER, Operation::List, None))?;
-            for f in folders {
-                let mut f = if f.starts_with('/') {
-                    f
-                } else {
-                    format!("/{f}")
-                };
-                if !f.ends_with('/') {
-                    f.push('/');
-                }
-                // Descend only where names under the prefix can be.
-                let rel = &f[1..];
-                if rel.starts_with(prefix) || prefix.starts_with(rel) {
-                    queue.push_back(f);
-                }
-            }
-        }
+        let names = self
+            .list_folders(prefix)
+            .await
+            .map_err(|e| e.context(PROVIDER, Operation::List, None))?;
         Ok(names
             .into_iter()
             .filter(|n| n.as_str().starts_with(prefix))

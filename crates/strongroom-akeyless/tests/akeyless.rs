@@ -226,6 +226,7 @@ async fn jwt_is_read_from_the_environment_at_each_login() {
     ])));
     let lookup = Arc::clone(&env);
     let store = AkeylessBuilder::from_lookup(move |k| lookup.lock().unwrap().get(k).cloned())
+        .unwrap()
         .build()
         .unwrap();
     assert_eq!(read_str(&store, "a").await.as_deref(), Some("v"));
