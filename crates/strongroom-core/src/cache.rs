@@ -374,6 +374,20 @@ impl CacheEntryInfo {
     }
 }
 
+/// What a shared cache answers when a miss is about to go to the backend (fleet-wide
+/// single-flight; see [`SecretCache::begin_fill`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Fill {
+    /// This process reads the backend; call [`SecretCache::end_fill`] with the lease when the
+    /// answer is stored (or the read failed).
+    Lead(u64),
+    /// Another process read the backend meanwhile: its entry.
+    Ready(CacheEntry),
+    /// No coordination (an in-process cache, or the wait was too long): read the backend.
+    Alone,
+}
+
 /// A place to keep secrets between reads: in process ([`MemoryCache`]) or shared
 /// (`strongroom-redis`). Implementations must never log or expose values; `entries()` reports
 /// names and timing only.
@@ -401,6 +415,15 @@ pub trait SecretCache: Send + Sync + fmt::Debug {
     fn generation(&self, _scope: CacheScope, _name: &SecretName) -> u64 {
         0
     }
+    /// Called before a miss goes to the backend. A cache shared by a fleet takes a short lease
+    /// on `key` so one process reads and the others wait for its entry; caches that do not
+    /// coordinate answer [`Fill::Alone`]. Never fails: a cache that cannot coordinate says
+    /// `Alone`.
+    async fn begin_fill(&self, _key: &CacheKey) -> Fill {
+        Fill::Alone
+    }
+    /// Ends a [`Fill::Lead`]: the answer is stored (or the read failed); wake the waiters.
+    async fn end_fill(&self, _key: &CacheKey, _lease: u64) {}
 }
 
 #[async_trait]
@@ -425,6 +448,12 @@ impl<T: SecretCache + ?Sized> SecretCache for Arc<T> {
     }
     fn generation(&self, scope: CacheScope, name: &SecretName) -> u64 {
         (**self).generation(scope, name)
+    }
+    async fn begin_fill(&self, key: &CacheKey) -> Fill {
+        (**self).begin_fill(key).await
+    }
+    async fn end_fill(&self, key: &CacheKey, lease: u64) {
+        (**self).end_fill(key, lease).await
     }
 }
 

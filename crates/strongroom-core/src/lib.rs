@@ -57,8 +57,8 @@ mod value;
 mod watch;
 
 pub use cache::{
-    CacheEntry, CacheEntryInfo, CacheKey, CacheScope, KeyRef, MemoryCache, NameRef, SecretCache,
-    Variant,
+    CacheEntry, CacheEntryInfo, CacheKey, CacheScope, Fill, KeyRef, MemoryCache, NameRef,
+    SecretCache, Variant,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Operation, Result};

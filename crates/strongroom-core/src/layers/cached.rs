@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::cache::{CacheEntry, CacheKey, CacheScope, KeyRef, NameRef, SecretCache};
+use crate::cache::{CacheEntry, CacheKey, CacheScope, Fill, KeyRef, NameRef, SecretCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::name::SecretName;
@@ -143,14 +143,23 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
         }
     }
 
-    /// One backend read that stores its answer.
+    /// One backend read that stores its answer — unless a shared cache says another process
+    /// is reading it and hands over that process's entry (fleet-wide single-flight).
     pub(crate) async fn load(&self, key: &CacheKey, opts: &ReadOptions) -> Result<Option<Secret>> {
         let generation = self.cache.generation(self.scope, key.name());
+        let lease = match self.cache.begin_fill(key).await {
+            Fill::Ready(entry) => return Ok(Some(entry.secret)),
+            Fill::Lead(lease) => Some(lease),
+            Fill::Alone => None,
+        };
         self.counters.backend_reads.incr();
         let got = self.inner.read(key.name(), opts).await;
         match &got {
             Ok(found) => self.store(key, found, generation).await,
             Err(_) => self.counters.backend_errors.incr(),
+        }
+        if let Some(lease) = lease {
+            self.cache.end_fill(key, lease).await;
         }
         got
     }
