@@ -1,30 +1,69 @@
-//! Log-in methods (AppRole, TLS certificate, static token) feeding the core [`TokenCache`].
+//! Credentials, log-in methods (AppRole, TLS certificate) and the token cache.
 //!
 //! Log-in tokens are cached with their lease: the cache hands a token out until two thirds of
 //! its lease have passed; then the next caller renews it (`auth/token/renew-self`) when it is
-//! renewable and still valid, or logs in again when renewal fails or would be cut short by the
-//! token's maximum TTL. A 403 to a call made with a log-in token invalidates it; the store then
-//! logs in once and retries the call once. Static tokens are used as given.
+//! renewable and still valid, or logs in again when renewal fails or is cut short by the
+//! token's maximum TTL. A call answered 403 with a log-in token gets one new log-in and one
+//! retry ([`TokenCache::call_with_relogin`]). Static tokens are used as given.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
-use strongroom_core::{
-    Clock, Error, ErrorKind, Operation, Result, SecretValue, TemporaryToken, TokenCache, TokenLease,
-};
-use zeroize::Zeroizing;
+use strongroom_core::{Clock, ErrorKind, Result, SecretValue, TemporaryToken, TokenCache};
 
-use crate::api::{self, Api, AppRoleLogin, AuthResponse, CertLogin, RenewSelf};
-use crate::config::AuthMethod;
-use crate::error::{PROVIDER, login_error};
+use crate::api::{Api, LoginAnswer};
+use crate::error::PROVIDER;
+
+/// The credentials a store logs in with.
+pub(crate) enum Credentials {
+    /// A static token (already a valid header value).
+    Token(HeaderValue),
+    /// AppRole role id and secret id (checked to be UTF-8).
+    AppRole {
+        mount: String,
+        role_id: SecretValue,
+        secret_id: SecretValue,
+    },
+    /// The TLS client certificate presented in the handshake, and the role to log in as.
+    Cert {
+        mount: String,
+        role: Option<String>,
+        certificate: Vec<u8>,
+    },
+}
+
+impl Credentials {
+    /// The parts that name who asks, for `StoreInfo::identity`.
+    pub(crate) fn identity(&self) -> Vec<Vec<u8>> {
+        match self {
+            Credentials::Token(t) => vec![b"token".to_vec(), t.as_bytes().to_vec()],
+            Credentials::AppRole { mount, role_id, .. } => vec![
+                b"approle".to_vec(),
+                mount.as_bytes().to_vec(),
+                role_id.expose_secret().to_vec(),
+            ],
+            Credentials::Cert {
+                mount,
+                role,
+                certificate,
+            } => vec![
+                b"cert".to_vec(),
+                mount.as_bytes().to_vec(),
+                role.as_deref().unwrap_or("").as_bytes().to_vec(),
+                certificate.clone(),
+            ],
+        }
+    }
+}
 
 /// A Vault token ready to send (a sensitive header value) with its lease.
 #[derive(Clone)]
 pub(crate) struct VaultToken {
-    pub(crate) header: HeaderValue,
+    header: HeaderValue,
     renewable: bool,
     /// The lease granted at log-in (what renewals ask for again).
     lease: Duration,
@@ -32,74 +71,15 @@ pub(crate) struct VaultToken {
     expires_at: Option<Instant>,
 }
 
-impl fmt::Debug for VaultToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VaultToken")
-            .field("token", &"[REDACTED]")
-            .field("renewable", &self.renewable)
-            .field("lease", &self.lease)
-            .finish()
-    }
-}
-
-fn header_value(token: &[u8]) -> Result<HeaderValue> {
-    let mut h = HeaderValue::from_bytes(token).map_err(|_| {
-        Error::protocol("the server issued a token that cannot be sent in an HTTP header")
-    })?;
-    h.set_sensitive(true);
-    Ok(h)
-}
-
-/// Interprets a log-in or renew-self answer: the token header to send (`prev` when a renewal
-/// answers without a token), the lease granted and whether the token is renewable.
-pub(crate) fn login_answer(
-    status: reqwest::StatusCode,
-    retry_after: Option<Duration>,
-    bytes: &[u8],
-    prev: Option<&HeaderValue>,
-) -> Result<(HeaderValue, Duration, bool)> {
-    if !status.is_success() {
-        return Err(login_error(status, retry_after, bytes));
-    }
-    let parsed: AuthResponse = serde_json::from_slice(bytes)
-        .map_err(|_| Error::protocol("the log-in answer is not the expected JSON"))?;
-    let auth = parsed
-        .auth
-        .ok_or_else(|| Error::protocol("the log-in answer has no `auth` block"))?;
-    let header = match prev {
-        // renew-self answers with the same token.
-        Some(p) if auth.client_token.is_empty() => p.clone(),
-        _ if auth.client_token.is_empty() => {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "the log-in answer has no client token",
-            ));
-        }
-        _ => header_value(auth.client_token.as_bytes())?,
-    };
-    Ok((
-        header,
-        Duration::from_secs(auth.lease_duration),
-        auth.renewable,
-    ))
-}
-
-enum Login {
-    Static(TokenLease<VaultToken>),
-    AppRole {
-        mount: String,
-        role_id: String,
-        secret_id: SecretValue,
-    },
-    Cert {
-        mount: String,
-        role: Option<String>,
-    },
+/// Whether a renewal that granted `granted` is worth keeping: a shorter lease than the one
+/// asked for means the token is near its maximum TTL, and a fresh log-in serves longer.
+pub(crate) fn renewal_is_enough(granted: Duration, asked: Duration) -> bool {
+    granted >= asked
 }
 
 /// The store's credentials and its token cache.
 pub(crate) struct Auth {
-    login: Login,
+    credentials: Credentials,
     cache: TokenCache<VaultToken>,
     renewals: AtomicU64,
 }
@@ -111,53 +91,25 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub(crate) fn new(method: AuthMethod, clock: Option<Arc<dyn Clock>>) -> Result<Auth> {
-        let login = match method {
-            AuthMethod::Token(t) => Login::Static(TokenLease {
-                token: VaultToken {
-                    header: header_value(t.expose_secret()).map_err(|_| {
-                        Error::config("HCP_VAULT_TOKEN", "not a valid header value")
-                    })?,
-                    renewable: false,
-                    lease: Duration::ZERO,
-                    expires_at: None,
-                },
-                generation: 0,
-            }),
-            AuthMethod::AppRole {
-                mount,
-                role_id,
-                secret_id,
-            } => Login::AppRole {
-                mount,
-                role_id,
-                secret_id,
-            },
-            AuthMethod::Cert { mount, role } => Login::Cert { mount, role },
-        };
+    pub(crate) fn new(credentials: Credentials, clock: Option<Arc<dyn Clock>>) -> Auth {
         // The expiry handed to the cache is already the renewal point (2/3 of the lease).
         let mut cache = TokenCache::new().with_refresh_buffer(Duration::ZERO);
         if let Some(clock) = clock {
             cache = cache.with_clock(clock);
         }
-        Ok(Auth {
-            login,
+        Auth {
+            credentials,
             cache,
             renewals: AtomicU64::new(0),
-        })
-    }
-
-    pub(crate) fn label(&self) -> &'static str {
-        match self.login {
-            Login::Static(_) => "token",
-            Login::AppRole { .. } => "approle",
-            Login::Cert { .. } => "cert",
         }
     }
 
-    /// Whether a 403 may be cured by logging in again.
-    pub(crate) fn can_relogin(&self) -> bool {
-        !matches!(self.login, Login::Static(_))
+    pub(crate) fn label(&self) -> &'static str {
+        match self.credentials {
+            Credentials::Token(_) => "token",
+            Credentials::AppRole { .. } => "approle",
+            Credentials::Cert { .. } => "cert",
+        }
     }
 
     /// How many log-ins and renewals the token cache has made.
@@ -170,151 +122,105 @@ impl Auth {
         self.renewals.load(Ordering::Relaxed)
     }
 
-    /// Forgets the token of `generation` after the server refused it.
-    pub(crate) async fn invalidate(&self, generation: u64) {
-        if self.can_relogin() {
-            tracing::debug!(provider = PROVIDER, "token refused; logging in again");
-            self.cache.invalidate(generation).await;
+    /// Runs `call` with the token to send: the static one as given; a log-in token from the
+    /// cache (logging in or renewing when due), and once more with a new log-in when the
+    /// server answers 403 (an expired or revoked token).
+    pub(crate) async fn call<R, F, Fut>(&self, api: &Api, call: F) -> Result<R>
+    where
+        F: Fn(HeaderValue) -> Fut,
+        Fut: Future<Output = Result<R>>,
+    {
+        if let Credentials::Token(header) = &self.credentials {
+            return call(header.clone()).await;
         }
-    }
-
-    /// The token to send: the static one, or the cached log-in token (logging in or renewing
-    /// when due).
-    pub(crate) async fn token(&self, api: &Api) -> Result<TokenLease<VaultToken>> {
-        if let Login::Static(lease) = &self.login {
-            return Ok(lease.clone());
-        }
-        let clock = Arc::clone(self.cache.clock());
         self.cache
-            .get_or_refresh(|previous| async move {
-                if let Some(prev) = previous {
-                    let alive = prev.expires_at.is_some_and(|t| t > clock.now());
-                    if prev.renewable && alive {
-                        match self.renew(api, &prev, clock.as_ref()).await {
-                            Ok(Some(renewed)) => return Ok(renewed),
-                            Ok(None) => {
-                                tracing::debug!(provider = PROVIDER, "token near its maximum TTL; logging in again")
-                            }
-                            Err(e) => {
-                                tracing::debug!(provider = PROVIDER, error = %e, "token renewal failed; logging in again")
-                            }
-                        }
-                    }
-                }
-                self.login(api, clock.as_ref()).await
-            })
+            .call_with_relogin(
+                |previous| self.refresh(api, previous),
+                |token| call(token.header),
+                |outcome| matches!(outcome, Err(e) if e.kind() == &ErrorKind::Forbidden),
+            )
             .await
-            .map_err(|e| e.context(PROVIDER, Operation::Auth, None))
     }
 
-    async fn login(&self, api: &Api, clock: &dyn Clock) -> Result<TemporaryToken<VaultToken>> {
-        let (url, body) = match &self.login {
-            Login::Static(_) => unreachable!("static tokens never log in"),
-            Login::AppRole {
+    /// A fresh token: `previous` renewed when it is renewable and alive, else a new log-in.
+    async fn refresh(
+        &self,
+        api: &Api,
+        previous: Option<VaultToken>,
+    ) -> Result<TemporaryToken<VaultToken>> {
+        let now = self.cache.clock().now();
+        if let Some(prev) =
+            previous.filter(|p| p.renewable && p.expires_at.is_some_and(|t| t > now))
+        {
+            match api.renew_self(&prev.header, prev.lease).await {
+                Ok(answer) if renewal_is_enough(answer.lease, prev.lease) => {
+                    self.renewals.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        provider = PROVIDER,
+                        lease_secs = answer.lease.as_secs(),
+                        "token renewed"
+                    );
+                    return Ok(self.lease(answer, prev.lease));
+                }
+                Ok(_) => tracing::debug!(
+                    provider = PROVIDER,
+                    "token near its maximum TTL; logging in again"
+                ),
+                Err(e) => tracing::debug!(
+                    provider = PROVIDER,
+                    error = %e,
+                    "token renewal failed; logging in again"
+                ),
+            }
+        }
+        let answer = match &self.credentials {
+            Credentials::Token(_) => unreachable!("static tokens never log in"),
+            Credentials::AppRole {
                 mount,
                 role_id,
                 secret_id,
-            } => {
-                let secret = secret_id.expose_str().map_err(|_| {
-                    Error::config("HCP_VAULT_APPROLE_SECRET_ID", "must be UTF-8 text")
-                })?;
-                let body = serde_json::to_vec(&AppRoleLogin {
-                    role_id,
-                    secret_id: secret,
-                })
-                .map_err(|_| Error::protocol("cannot encode the log-in request"))?;
-                (
-                    api.auth_url(&format!("{mount}/login")),
-                    Zeroizing::new(body),
-                )
-            }
-            Login::Cert { mount, role } => {
-                let body = serde_json::to_vec(&CertLogin {
-                    name: role.as_deref(),
-                })
-                .map_err(|_| Error::protocol("cannot encode the log-in request"))?;
-                (
-                    api.auth_url(&format!("{mount}/login")),
-                    Zeroizing::new(body),
-                )
-            }
+            } => api.login_approle(mount, role_id, secret_id).await?,
+            Credentials::Cert { mount, role, .. } => api.login_cert(mount, role.as_deref()).await?,
         };
-        let resp = api
-            .send_auth(None, |c| {
-                c.post(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.to_vec())
-            })
-            .await?;
-        let (token, _) = self.token_from(resp, None, clock).await?;
         tracing::debug!(
             provider = PROVIDER,
             method = self.label(),
-            lease_secs = token.token.lease.as_secs(),
+            lease_secs = answer.lease.as_secs(),
             "logged in"
         );
-        Ok(token)
+        let lease = answer.lease;
+        Ok(self.lease(answer, lease))
     }
 
-    /// Renews `prev`; `Ok(None)` when the server grants less than the original lease (the
-    /// token is near its maximum TTL: better to log in again).
-    async fn renew(
-        &self,
-        api: &Api,
-        prev: &VaultToken,
-        clock: &dyn Clock,
-    ) -> Result<Option<TemporaryToken<VaultToken>>> {
-        let url = api.auth_url("token/renew-self");
-        let body = serde_json::to_vec(&RenewSelf {
-            increment: format!("{}s", prev.lease.as_secs()),
-        })
-        .map_err(|_| Error::protocol("cannot encode the renewal request"))?;
-        let resp = api
-            .send_auth(Some(&prev.header), |c| {
-                c.post(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone())
-            })
-            .await?;
-        let (renewed, granted) = self.token_from(resp, Some(prev), clock).await?;
-        if granted < prev.lease {
-            return Ok(None);
-        }
-        self.renewals.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(
-            provider = PROVIDER,
-            lease_secs = granted.as_secs(),
-            "token renewed"
-        );
-        Ok(Some(renewed))
-    }
-
-    async fn token_from(
-        &self,
-        resp: reqwest::Response,
-        prev: Option<&VaultToken>,
-        clock: &dyn Clock,
-    ) -> Result<(TemporaryToken<VaultToken>, Duration)> {
-        let status = resp.status();
-        let retry_after = strongroom_core::http::parse_retry_after(resp.headers());
-        let bytes = api::body(resp).await?;
-        let (header, lease, renewable) =
-            login_answer(status, retry_after, &bytes, prev.map(|p| &p.header))?;
-        let now = clock.now();
-        let (expires_at, refresh_at) = if lease.is_zero() {
+    /// The cache entry for `answer`: handed out until two thirds of its lease.
+    fn lease(&self, answer: LoginAnswer, asked: Duration) -> TemporaryToken<VaultToken> {
+        let now = self.cache.clock().now();
+        let (expires_at, refresh_at) = if answer.lease.is_zero() {
             (None, None)
         } else {
-            (Some(now + lease), Some(now + lease * 2 / 3))
+            (Some(now + answer.lease), Some(now + answer.lease * 2 / 3))
         };
-        let token = TemporaryToken {
+        TemporaryToken {
             token: VaultToken {
-                header,
-                renewable,
-                lease: prev.map_or(lease, |p| p.lease),
+                header: answer.header,
+                renewable: answer.renewable,
+                lease: asked,
                 expires_at,
             },
             expiry: refresh_at,
-        };
-        Ok((token, lease))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shorter_renewal_means_a_new_log_in() {
+        let hour = Duration::from_secs(3600);
+        assert!(renewal_is_enough(hour, hour));
+        assert!(renewal_is_enough(hour * 2, hour));
+        assert!(!renewal_is_enough(hour - Duration::from_secs(1), hour));
     }
 }

@@ -10,8 +10,9 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde::Deserialize;
-use strongroom_core::http::status_error;
+use strongroom_core::provider::http::{sanitize, status_error};
 use strongroom_core::{Error, ErrorKind};
 
 /// The provider label.
@@ -29,13 +30,10 @@ fn parse(body: &[u8]) -> Option<ErrorBody<'_>> {
     serde_json::from_slice(body).ok()
 }
 
-/// The server's error messages joined, for an error message. Vault's messages name paths and
-/// reasons, never stored values.
-pub(crate) fn server_text(body: &[u8]) -> String {
-    match parse(body) {
-        Some(b) => b.errors.join("; "),
-        None => String::new(),
-    }
+/// The server's error messages joined. Vault's messages name paths and reasons, never stored
+/// values; they are sanitized where they are shown.
+fn server_text(body: &[u8]) -> String {
+    parse(body).map(|b| b.errors.join("; ")).unwrap_or_default()
 }
 
 /// Whether a 404 answer means "this secret does not exist (or has no live version)".
@@ -51,32 +49,25 @@ pub(crate) fn is_missing(body: &[u8]) -> bool {
 }
 
 /// Maps a non-success answer to an error.
-pub(crate) fn api_error(
-    status: reqwest::StatusCode,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Error {
+pub(crate) fn api_error(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Error {
     let text = server_text(body);
-    if status.as_u16() == 404 {
+    if status == StatusCode::NOT_FOUND {
         // Not a missing secret (callers check `is_missing` first): unknown route or namespace.
         return Error::new(ErrorKind::Config, format!("HTTP 404: {}", sanitize(&text)))
-            .with_hint("check the KV mount (HCP_VAULT_MOUNT_NAME) and the namespace");
+            .with_hint("check the KV mount (mount_name) and the namespace");
     }
     status_error(status, retry_after, &text)
 }
 
 /// A log-in refused by the server: bad role/secret id, no or unknown client certificate.
 /// Vault answers 400 for these; they all mean our credentials were rejected.
-pub(crate) fn login_error(
-    status: reqwest::StatusCode,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Error {
+pub(crate) fn login_error(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Error {
     match status.as_u16() {
         400 | 401 | 403 => Error::new(
             ErrorKind::Unauthorized,
             format!(
-                "log-in refused: HTTP {status}: {}",
+                "log-in refused: HTTP {}: {}",
+                status.as_u16(),
                 sanitize(&server_text(body))
             ),
         ),
@@ -94,17 +85,11 @@ pub(crate) fn cas_conflict(body: &[u8]) -> Error {
 
 /// A transport failure, with a hint naming the address.
 pub(crate) fn unreachable(e: Error, addr: &str) -> Error {
-    if matches!(e.kind(), ErrorKind::Unavailable) {
+    if matches!(e.kind(), ErrorKind::Unavailable) && e.hint().is_none() {
         e.with_hint(format!("is Vault running and reachable at {addr}?"))
     } else {
         e
     }
-}
-
-fn sanitize(text: &str) -> String {
-    let mut out: String = text.trim().chars().take(300).collect();
-    out.retain(|c| !strongroom_core::is_forbidden_char(c) || c == ' ');
-    out
 }
 
 #[cfg(test)]
@@ -126,7 +111,7 @@ mod tests {
 
     #[test]
     fn classification() {
-        let s = |c| reqwest::StatusCode::from_u16(c).unwrap();
+        let s = |c| StatusCode::from_u16(c).unwrap();
         let forbidden = br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#;
         let e = api_error(s(403), None, forbidden);
         assert_eq!(e.kind(), &ErrorKind::Forbidden);
@@ -143,10 +128,9 @@ mod tests {
             api_error(s(404), None, br#"{"errors":["namespace not found"]}"#).kind(),
             &ErrorKind::Config
         );
-        assert_eq!(
-            login_error(s(400), None, br#"{"errors":["invalid role or secret ID"]}"#).kind(),
-            &ErrorKind::Unauthorized
-        );
+        let e = login_error(s(400), None, br#"{"errors":["invalid role or secret ID"]}"#);
+        assert_eq!(e.kind(), &ErrorKind::Unauthorized);
+        assert!(e.to_string().contains("HTTP 400: invalid role"), "{e}");
         assert_eq!(
             cas_conflict(
                 br#"{"errors":["check-and-set parameter did not match the current version"]}"#

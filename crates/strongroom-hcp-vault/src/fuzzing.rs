@@ -1,5 +1,6 @@
 //! Entry points for the fuzz targets in `crates/strongroom-fuzz`. Not part of the API (hidden,
-//! no semver promise): each hands bytes as they came off the wire to the parser the store uses.
+//! no semver promise): each hands bytes as they came off the wire to the parser in `api.rs`
+//! that the store uses.
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
@@ -17,18 +18,18 @@ pub fn read_answer(
     value_field: &str,
     field: Option<&str>,
 ) -> Result<Option<Secret>> {
-    crate::store::read_answer(status(code), None, body, value_field, field)
+    crate::api::read_answer(status(code), None, body, value_field, field)
 }
 
 /// A `LIST …/metadata/<dir>` answer: the keys.
 pub fn list_answer(code: u16, body: &[u8]) -> Result<Vec<String>> {
-    crate::store::list_answer(status(code), None, body)
+    crate::api::list_answer(status(code), None, body)
 }
 
 /// A log-in (or, with `renewing`, a renew-self) answer: whether the token is renewable and
 /// its lease in seconds.
 pub fn login_answer(code: u16, body: &[u8], renewing: bool) -> Result<(bool, u64)> {
     let prev = HeaderValue::from_static("previous-token");
-    crate::auth::login_answer(status(code), None, body, renewing.then_some(&prev))
-        .map(|(_, lease, renewable)| (renewable, lease.as_secs()))
+    crate::api::login_answer(status(code), None, body, renewing.then_some(&prev))
+        .map(|a| (a.renewable, a.lease.as_secs()))
 }

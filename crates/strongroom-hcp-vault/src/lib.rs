@@ -4,8 +4,9 @@
 //! TLS-certificate auth, namespaces (header or path prefix), check-and-set, soft and hard
 //! delete, versions and recursive listing.
 //!
-//! * [`HcpVaultBuilder`]: settings, `from_env()` (`HCP_VAULT_*`, with `VAULT_*` fallbacks),
-//!   validated at [`HcpVaultBuilder::build`].
+//! * [`HcpVaultConfig`]: the settings (TOML `settings`, `HCP_VAULT_*` / `VAULT_*` variables),
+//!   validated by `build()` ([`StoreConfig`](strongroom_core::config::StoreConfig)).
+//! * [`HcpVaultBuilder`]: setters over that config.
 //! * [`HcpVaultStore`]: the [`SecretStore`](strongroom_core::SecretStore).
 //!
 //! Values live in the KV v2 data map under one field (`{"key": "<value>"}` by default). A
@@ -38,6 +39,7 @@ mod store;
 
 pub use config::{
     DEFAULT_ADDR, DEFAULT_APPROLE_MOUNT, DEFAULT_CERT_MOUNT, DEFAULT_MOUNT,
-    DEFAULT_REFRESH_INTERVAL, DEFAULT_VALUE_FIELD, HcpVaultBuilder, NamespaceMode,
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_VALUE_FIELD, HcpVaultBuilder, HcpVaultConfig, NamespaceMode,
+    ZERO_REFRESH_INTERVAL,
 };
 pub use store::HcpVaultStore;
