@@ -5,14 +5,15 @@
 //! fails the tests (it never skips them).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
+use strongroom_core::config::{HttpConfig, ProviderConfig, StoreConfig};
 use strongroom_core::{
-    DeleteOptions, ErrorKind, ReadOptions, RetryPolicy, SecretName, SecretStore, SecretValue,
-    WriteOptions,
+    DeleteOptions, ErrorKind, ManualClock, Operation, ReadOptions, RetryPolicy, SecretName,
+    SecretStore, SecretValue, WriteOptions,
 };
-use strongroom_hcp_vault::{HcpVaultBuilder, HcpVaultStore, NamespaceMode};
+use strongroom_hcp_vault::{HcpVaultBuilder, HcpVaultConfig, HcpVaultStore, NamespaceMode};
 use strongroom_testkit::fake::TestCa;
 use strongroom_testkit::servers::openbao::OpenBao;
 use strongroom_testkit::{conformance, logs, sentinel};
@@ -294,6 +295,119 @@ async fn value_format_fields_versions_and_metadata() {
     assert_eq!(raw["data"]["data"], json!({"value": "x"}));
 }
 
+/// The secret's metadata as the server keeps it: `(current_version, custom_metadata)`.
+async fn metadata(bao: &OpenBao, path: &str) -> (u64, serde_json::Value) {
+    let (status, body) = bao
+        .api("GET", None, &format!("secret/metadata/{path}"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["data"]["current_version"].as_u64().unwrap(),
+        body["data"]["custom_metadata"].clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_metadata_lands_in_custom_metadata_or_the_write_says_why_not() {
+    let bao = OpenBao::start().await;
+    let store = token_store(&bao);
+    let n = name("meta/key");
+    let tagged = WriteOptions::new()
+        .description("the OpenAI key")
+        .tag("team", "core")
+        .tag("owner", "litellm");
+    let out = store.write(&n, "v1".into(), &tagged).await.unwrap();
+    assert_eq!(out.version.as_deref(), Some("1"));
+    assert_eq!(
+        metadata(&bao, "meta/key").await,
+        (
+            1,
+            json!({"description": "the OpenAI key", "team": "core", "owner": "litellm"})
+        )
+    );
+    let s = store.read(&n, &ReadOptions::new()).await.unwrap().unwrap();
+    assert_eq!(
+        s.tags.get("description").map(String::as_str),
+        Some("the OpenAI key")
+    );
+
+    // A write without metadata leaves it as it is; one with metadata replaces it.
+    put(&store, "meta/key", "v2").await;
+    assert_eq!(metadata(&bao, "meta/key").await.1["team"], "core");
+    store
+        .write(&n, "v3".into(), &WriteOptions::new().tag("team", "infra"))
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata(&bao, "meta/key").await,
+        (3, json!({"team": "infra"}))
+    );
+
+    // What Vault cannot store is refused before anything is written.
+    let refused = [
+        WriteOptions::new().content_type("application/json"),
+        WriteOptions::new()
+            .description("d")
+            .tag("description", "other"),
+        WriteOptions::new().tag("team", "x".repeat(513)),
+        WriteOptions::new().tag("k".repeat(129), "v"),
+        WriteOptions::new().tag("team", ""),
+        (0..65).fold(WriteOptions::new(), |o, i| o.tag(format!("k{i}"), "v")),
+    ];
+    for opts in refused {
+        let err = store.write(&n, "v4".into(), &opts).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Unsupported, "{opts:?}: {err}");
+        assert_eq!(err.operation(), Some(Operation::Write));
+        assert!(!err.to_string().contains("v4"));
+    }
+    assert_eq!(
+        metadata(&bao, "meta/key").await,
+        (3, json!({"team": "infra"}))
+    );
+    assert_eq!(get(&store, "meta/key").await.as_deref(), Some("v3"));
+    // At Vault's limits it is stored.
+    let at_limits = (0..63)
+        .fold(WriteOptions::new(), |o, i| o.tag(format!("k{i}"), "v"))
+        .description("d".repeat(512));
+    store.write(&n, "v4".into(), &at_limits).await.unwrap();
+    let (version, custom) = metadata(&bao, "meta/key").await;
+    assert_eq!((version, custom.as_object().unwrap().len()), (4, 64));
+
+    // A token that may write values but not metadata: the value is written and the error
+    // says the metadata was not.
+    bao.write_policy(
+        None,
+        "data-only",
+        "path \"secret/data/*\" { capabilities = [\"create\", \"read\", \"update\"] }",
+    )
+    .await;
+    let data_only = token_builder(&bao)
+        .with_token(bao.create_token(None, &["data-only"], None).await.as_str())
+        .build()
+        .unwrap();
+    let err = data_only
+        .write(&n, "v5".into(), &WriteOptions::new().tag("team", "ops"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Forbidden, "{err}");
+    assert!(
+        err.hint()
+            .unwrap()
+            .contains("value was written (version 5)"),
+        "{err}"
+    );
+    assert_eq!(get(&store, "meta/key").await.as_deref(), Some("v5"));
+    assert_eq!(
+        metadata(&bao, "meta/key")
+            .await
+            .1
+            .as_object()
+            .unwrap()
+            .len(),
+        64
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_soft_deleted_and_destroyed_all_read_as_none() {
     let bao = OpenBao::start().await;
@@ -450,79 +564,150 @@ async fn forbidden_is_403_and_static_tokens_are_not_replaced() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approle_token_expires_and_is_renewed_or_replaced_during_a_run() {
-    let bao = OpenBao::start().await;
-    bao.write_policy(None, "kv", &OpenBao::kv_policy("secret"))
-        .await;
-    // Tokens live 2 s and at most 3 s: renewal at ~1.3 s, then a new log-in.
-    let (role_id, secret_id) = bao.approle(None, "short", &["kv"], "2s", "3s").await;
-    let store = HcpVaultBuilder::new()
+/// Tokens the server holds (each log-in adds one; revoking removes them).
+async fn live_tokens(bao: &OpenBao) -> usize {
+    let (status, body) = bao.api("LIST", None, "auth/token/accessors", None).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["keys"].as_array().expect("keys").len()
+}
+
+fn approle_store(
+    bao: &OpenBao,
+    role_id: String,
+    secret_id: String,
+    clock: &Arc<ManualClock>,
+) -> HcpVaultStore {
+    HcpVaultBuilder::new()
         .with_addr(bao.url())
         .with_approle(role_id, secret_id)
         .with_approle_mount("approle")
+        .with_clock(clock.clone())
         .build()
-        .unwrap();
-    put(&store, "short/lived", "value").await;
-    let start = Instant::now();
-    let mut reads = 0;
-    while start.elapsed() < Duration::from_millis(4500) {
-        assert_eq!(
-            get(&store, "short/lived").await.as_deref(),
-            Some("value"),
-            "at {:?}",
-            start.elapsed()
-        );
-        reads += 1;
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let refreshes = store.token_refreshes().await;
-    assert!(reads > 10);
-    assert!(
-        refreshes >= 3,
-        "expected log-in, renewals and a new log-in; got {refreshes}"
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approle_tokens_are_renewed_at_two_thirds_and_replaced_when_renewal_fails() {
+    let bao = OpenBao::start().await;
+    bao.write_policy(None, "kv", &OpenBao::kv_policy("secret"))
+        .await;
+    let (role_id, secret_id) = bao.approle(None, "renew", &["kv"], "1h", "4h").await;
+    let clock = Arc::new(ManualClock::new());
+    let store = approle_store(&bao, role_id, secret_id, &clock);
+    let minutes = |m: u64| Duration::from_secs(60 * m);
+
+    put(&store, "renew/x", "v").await;
+    let tokens = live_tokens(&bao).await;
+    assert_eq!(
+        (store.token_refreshes().await, store.token_renewals()),
+        (1, 0)
     );
 
-    // A token revoked behind our back: 403 → one new log-in → the call succeeds.
+    // Before two thirds of the lease: the cached token is used as it is.
+    clock.advance(minutes(39));
+    assert_eq!(get(&store, "renew/x").await.as_deref(), Some("v"));
+    assert_eq!(
+        (store.token_refreshes().await, store.token_renewals()),
+        (1, 0)
+    );
+
+    // Past two thirds (40 min): renew-self, no new token on the server.
+    clock.advance(minutes(2));
+    assert_eq!(get(&store, "renew/x").await.as_deref(), Some("v"));
+    assert_eq!(
+        (store.token_refreshes().await, store.token_renewals()),
+        (2, 1)
+    );
+    assert_eq!(live_tokens(&bao).await, tokens, "renewed, not replaced");
+
+    // Past two thirds of the renewed lease, but the server revoked the token: renewal fails,
+    // one new log-in.
     bao.revoke_prefix(None, "auth/approle/login").await;
-    let before = store.token_refreshes().await;
-    assert_eq!(get(&store, "short/lived").await.as_deref(), Some("value"));
-    assert_eq!(store.token_refreshes().await, before + 1);
+    clock.advance(minutes(41));
+    assert_eq!(get(&store, "renew/x").await.as_deref(), Some("v"));
+    assert_eq!(
+        (store.token_refreshes().await, store.token_renewals()),
+        (3, 1)
+    );
+    assert_eq!(
+        live_tokens(&bao).await,
+        tokens,
+        "one new token for the revoked one"
+    );
+
+    // Past the whole lease by the store's clock: not renewed (it may be dead), a new log-in.
+    clock.advance(minutes(61));
+    assert_eq!(get(&store, "renew/x").await.as_deref(), Some("v"));
+    assert_eq!(
+        (store.token_refreshes().await, store.token_renewals()),
+        (4, 1)
+    );
+    assert_eq!(live_tokens(&bao).await, tokens + 1);
 
     // A wrong secret id is Unauthorized at log-in.
     let bad = HcpVaultBuilder::new()
         .with_addr(bao.url())
-        .with_approle("nope", "wrong")
+        .with_approle("nope", "wrong-secret-id")
         .build()
         .unwrap();
     let err = bad
-        .read(&name("short/lived"), &ReadOptions::new())
+        .read(&name("renew/x"), &ReadOptions::new())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unauthorized, "{err}");
-    assert!(!err.to_string().contains("wrong"));
+    assert_eq!(err.operation(), Some(Operation::Auth));
+    assert!(!err.to_string().contains("wrong-secret-id"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_token_answered_403_means_one_new_log_in_and_one_retry() {
+async fn a_403_to_a_log_in_token_means_one_new_log_in_and_one_retry() {
     let bao = OpenBao::start().await;
     bao.write_policy(None, "kv", &OpenBao::kv_policy("secret"))
         .await;
-    let (role_id, secret_id) = bao.approle(None, "expiring", &["kv"], "1s", "1s").await;
-    // A frozen clock: the store never refreshes on its own, so the server sees the expired
-    // token and answers 403.
-    let store = HcpVaultBuilder::new()
-        .with_addr(bao.url())
-        .with_approle(role_id, secret_id)
-        .with_clock(Arc::new(strongroom_core::ManualClock::new()))
-        .build()
-        .unwrap();
+    let (role_id, secret_id) = bao.approle(None, "expiring", &["kv"], "1h", "1h").await;
+    // A frozen clock: the store never refreshes on its own, so the server's 403 is the only
+    // reason to log in again.
+    let clock = Arc::new(ManualClock::new());
+    let store = approle_store(&bao, role_id, secret_id, &clock);
     put(&store, "exp/x", "v").await;
     assert_eq!(store.token_refreshes().await, 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let tokens = live_tokens(&bao).await;
+
+    // Revoked behind the store's back: 403, one new log-in, the call is retried and succeeds.
+    bao.revoke_prefix(None, "auth/approle/login").await;
+    assert_eq!(live_tokens(&bao).await, tokens - 1);
     assert_eq!(get(&store, "exp/x").await.as_deref(), Some("v"));
     assert_eq!(store.token_refreshes().await, 2, "exactly one new log-in");
+    assert_eq!(live_tokens(&bao).await, tokens, "exactly one new token");
     assert_eq!(store.token_renewals(), 0);
+
+    // A 403 a new token cannot cure (the policy has nothing on this mount): one new log-in,
+    // one retry, then Forbidden.
+    bao.mount_kv2(None, "other").await;
+    let (role_id, secret_id) = bao.approle(None, "expiring", &["kv"], "1h", "1h").await;
+    let denied = HcpVaultBuilder::new()
+        .with_addr(bao.url())
+        .with_mount("other")
+        .with_approle(role_id, secret_id)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let tokens = live_tokens(&bao).await;
+    let err = denied
+        .read(&name("exp/x"), &ReadOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Forbidden, "{err}");
+    assert_eq!(
+        live_tokens(&bao).await,
+        tokens + 2,
+        "two log-ins on the server"
+    );
+    assert_eq!(
+        denied.token_refreshes().await,
+        2,
+        "one log-in, one new log-in, no loop"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,11 +740,12 @@ async fn cert_auth_over_tls() {
         ("HCP_VAULT_CERT_ROLE", "web".to_owned()),
         ("HCP_VAULT_TOKEN", "s.lower-priority-than-cert".to_owned()),
     ];
-    let store = HcpVaultBuilder::from_lookup(|k| {
+    let store = HcpVaultConfig::from_lookup(|k| {
         env.iter()
             .find(|(name, _)| *name == k)
             .map(|(_, v)| v.clone())
     })
+    .unwrap()
     .build()
     .unwrap();
     assert_eq!(store.auth_method(), "cert");
@@ -677,6 +863,46 @@ async fn list_is_recursive_and_names_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_stays_within_max_pages_and_max_list_items() {
+    let bao = OpenBao::start().await;
+    let store = token_store(&bao);
+    // Six folders deep: the walk from `d1/` needs six LIST calls (d1/ … d1/…/d6/).
+    put(&store, "d1/d2/d3/d4/d5/d6/leaf", "v").await;
+    for i in 0..5 {
+        put(&store, &format!("flat/n{i}"), "v").await;
+    }
+    let bounded = |configure: fn(&mut HttpConfig)| {
+        let mut http = HttpConfig::default();
+        configure(&mut http);
+        token_builder(&bao).with_http(http).build().unwrap()
+    };
+    let six = bounded(|h| h.max_pages = 6);
+    assert_eq!(
+        six.list(Some("d1/")).await.unwrap(),
+        vec![name("d1/d2/d3/d4/d5/d6/leaf")]
+    );
+    let err = bounded(|h| h.max_pages = 5)
+        .list(Some("d1/"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::LimitExceeded, "{err}");
+    assert_eq!(err.operation(), Some(Operation::List));
+    assert_eq!(
+        bounded(|h| h.max_list_items = 5)
+            .list(Some("flat/"))
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let err = bounded(|h| h.max_list_items = 4)
+        .list(Some("flat/"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::LimitExceeded, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_vault_refuses_are_invalid_before_any_call() {
     // Nothing listens on this port: any request would be Unavailable.
     let store = HcpVaultBuilder::new()
@@ -711,30 +937,29 @@ async fn no_secret_token_or_credential_reaches_the_logs() {
     let bao = OpenBao::start().await;
     bao.write_policy(None, "kv", &OpenBao::kv_policy("secret"))
         .await;
-    let (role_id, secret_id) = bao.approle(None, "leak", &["kv"], "2s", "1h").await;
-    let store = HcpVaultBuilder::new()
-        .with_addr(bao.url())
-        .with_approle(role_id, secret_id.as_str())
-        .build()
-        .unwrap();
+    let (role_id, secret_id) = bao.approle(None, "leak", &["kv"], "1h", "4h").await;
+    let clock = Arc::new(ManualClock::new());
+    let store = approle_store(&bao, role_id, secret_id.clone(), &clock);
     let value = sentinel("vault-value");
     put(&store, "leak/check", &value).await;
     assert_eq!(
         get(&store, "leak/check").await.as_deref(),
         Some(value.as_str())
     );
-    // Let the token reach its renewal point, then use it again (renew-self is logged about).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past the renewal point: renew-self runs (and is logged about).
+    clock.advance(Duration::from_secs(41 * 60));
     assert_eq!(
         get(&store, "leak/check").await.as_deref(),
         Some(value.as_str())
     );
+    assert_eq!(store.token_renewals(), 1);
+    // The value is not JSON, so asking for a field of it fails: the error must not show it.
     let err = store
         .read(&name("leak/check"), &ReadOptions::new().field("x"))
-        .await;
-    if let Err(e) = err {
-        assert!(!format!("{e} {e:?}").contains(&value));
-    }
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Protocol, "{err}");
+    assert!(!format!("{err} {err:?}").contains(&value));
     // Log-in tokens are unknown to the test: look for anything shaped like an OpenBao
     // service token (`s.` + 24 alphanumerics) in the captured logs.
     let captured = logs::captured();
