@@ -246,7 +246,11 @@ pub fn vault_store(bao: &OpenBao, t: &Tuning) -> strongroom_hcp_vault::HcpVaultS
     HcpVaultBuilder::new()
         .with_addr(t.base_url.clone().unwrap_or_else(|| bao.url()))
         .with_token(bao.root_token())
-        .with_http_options(t.http())
+        .with_http({
+            let mut http = strongroom_core::config::HttpConfig::default();
+            (http.timeout, http.connect_timeout) = (t.timeout, t.timeout);
+            http
+        })
         .with_retry_policy(t.retry_policy())
         .build()
         .unwrap()
