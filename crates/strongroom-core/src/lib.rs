@@ -83,7 +83,9 @@ pub use store::{
     Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Identity, ReadManyResult,
     ReadOptions, SecretStore, StoreInfo, WriteOptions, WriteOutcome, dedupe,
 };
-pub use stores::{EnvStore, FileStore, MemoryStore};
+pub use stores::{
+    EnvStore, FILE_KEY_ENV, FileStore, MemoryStore, load_or_create_key_file, user_config_dir,
+};
 pub use token::{TemporaryToken, TokenCache, TokenLease};
 pub use value::{SecretValue, WipedJson, wipe_json};
 pub use watch::{SecretWatch, WatchOptions, WatchStatus};

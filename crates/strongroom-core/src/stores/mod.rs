@@ -5,5 +5,5 @@ mod file;
 mod memory;
 
 pub use env::EnvStore;
-pub use file::FileStore;
+pub use file::{FILE_KEY_ENV, FileStore, load_or_create_key_file, user_config_dir};
 pub use memory::MemoryStore;
