@@ -192,14 +192,15 @@ async fn aws_moto_end_to_end() {
     cli.write_config(&standard_config(&cli, "aws", "aws", &settings, ""));
 
     scenario(&cli, "aws").await;
-    // A plain delete schedules the deletion (30-day recovery window): reads then fail with a
-    // conflict that says how to restore it (exit 4); `--force` removes it at once.
+    // A plain delete schedules the deletion (recovery window): reads then say "not found"
+    // (exit 1, as LiteLLM returns None), giving the deletion date and how to restore it;
+    // `--force` removes it at once.
     cli.run(&["delete", "copy/one", "-m", "aws"], None)
         .await
         .code(0);
     cli.run(&["get", "copy/one", "-m", "aws"], None)
         .await
-        .code(4)
+        .code(1)
         .no_stdout()
         .stderr_has("scheduled for deletion");
     delete_works(&cli, "aws", true).await;

@@ -1,10 +1,9 @@
-//! Credentials and the SDK client.
+//! Credentials: an explicit access key, or the AWS default chain (environment, shared
+//! profile files, SSO, web identity, container and instance metadata), optionally traded for
+//! a role's through STS; and who is asking, for cache keys.
 //!
-//! The AWS SDK keeps its own credential cache: role credentials from STS and credentials from
-//! the default chain are cached and refreshed by the SDK's identity cache before they expire,
-//! so this provider does not use `strongroom_core::TokenCache`.
-
-use std::time::Duration;
+//! The SDK keeps its own identity cache: role credentials and those of the default chain are
+//! cached and refreshed by it before they expire, so this provider has no `TokenCache`.
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
@@ -12,27 +11,63 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_secretsmanager::Client;
-use strongroom_core::{Error, Result};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use strongroom_core::Result;
+use strongroom_core::config::ProviderConfig;
 
-use crate::config::{AwsBuilder, StaticKeys, env};
+use crate::config::AwsConfig;
 
-/// The SDK's own default connect timeout (kept when only an operation timeout is set).
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
-
-/// Loads the SDK configuration for `b` and builds the Secrets Manager client.
-pub(crate) async fn client(b: &AwsBuilder) -> Result<Client> {
-    let mut sdk = base_config(b).await?;
-    if let Some(role) = &b.role {
-        let sts_base = match &role.sts_endpoint_url {
+/// Loads the SDK configuration of `config` (validated): credentials, region, the guarded HTTP
+/// client for every call the SDK makes (the credential chain's included), timeouts, retries.
+pub(crate) async fn sdk_config(config: &AwsConfig, http: SharedHttpClient) -> Result<SdkConfig> {
+    let keys = static_credentials(config)?;
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(config.http.connect_timeout)
+        .operation_timeout(config.http.timeout)
+        .build();
+    let attempts = u32::try_from(config.max_attempts).unwrap_or(1);
+    let retry = RetryConfig::standard().with_max_attempts(attempts);
+    let mut sdk = match &config.sdk_config {
+        Some(base) => {
+            let mut builder = base.clone().into_builder();
+            if let Some(region) = &config.region {
+                builder.set_region(Some(Region::new(region.clone())));
+            }
+            if let Some(creds) = keys {
+                builder.set_credentials_provider(Some(SharedCredentialsProvider::new(creds)));
+            }
+            builder.set_http_client(Some(http));
+            builder.set_timeout_config(Some(timeouts));
+            builder.set_retry_config(Some(retry));
+            builder.build()
+        }
+        None => {
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http)
+                .timeout_config(timeouts)
+                .retry_config(retry);
+            if let Some(region) = &config.region {
+                loader = loader.region(Region::new(region.clone()));
+            }
+            if let Some(profile) = &config.profile {
+                loader = loader.profile_name(profile);
+            }
+            if let Some(creds) = keys {
+                loader = loader.credentials_provider(creds);
+            }
+            loader.load().await
+        }
+    };
+    if let Some(role) = &config.role_arn {
+        let sts_base = match &config.sts_endpoint_url {
             Some(url) => sdk.clone().into_builder().endpoint_url(url).build(),
             None => sdk.clone(),
         };
-        let mut provider = AssumeRoleProvider::builder(role.role_arn.clone()).configure(&sts_base);
-        if let Some(name) = &role.session_name {
+        let mut provider = AssumeRoleProvider::builder(role.clone()).configure(&sts_base);
+        if let Some(name) = &config.role_session_name {
             provider = provider.session_name(name.clone());
         }
-        if let Some(id) = &role.external_id {
+        if let Some(id) = &config.role_external_id {
             provider = provider.external_id(id.clone());
         }
         let provider = provider.build().await;
@@ -42,95 +77,51 @@ pub(crate) async fn client(b: &AwsBuilder) -> Result<Client> {
             .build();
     }
     if sdk.region().is_none() {
-        return Err(Error::config(
-            env::AWS_REGION,
-            "no AWS region: set it with `with_region`, AWS_REGION or the profile's `region`",
+        return Err(AwsConfig::field_error(
+            "region",
+            "no AWS region: set it, or give the profile a `region`",
         ));
     }
     if sdk.credentials_provider().is_none() {
-        return Err(Error::config(
-            env::AWS_ACCESS_KEY_ID,
+        return Err(AwsConfig::field_error(
+            "access_key_id",
             "no credentials provider is configured",
         ));
     }
-    let mut conf = aws_sdk_secretsmanager::config::Builder::from(&sdk);
-    if let Some(url) = &b.endpoint_url {
-        conf = conf.endpoint_url(url);
-    }
-    Ok(Client::from_conf(conf.build()))
+    Ok(sdk)
 }
 
-async fn base_config(b: &AwsBuilder) -> Result<SdkConfig> {
-    let keys = b.keys.as_ref().map(static_credentials).transpose()?;
-    let timeouts = timeout_config(b);
-    let retry = b
-        .max_attempts
-        .map(|n| RetryConfig::standard().with_max_attempts(n));
-    if let Some(base) = &b.sdk_config {
-        let mut builder = base.clone().into_builder();
-        if let Some(region) = &b.region {
-            builder.set_region(Some(Region::new(region.clone())));
-        }
-        if let Some(creds) = keys {
-            builder.set_credentials_provider(Some(SharedCredentialsProvider::new(creds)));
-        }
-        if let Some(t) = timeouts {
-            builder.set_timeout_config(Some(t));
-        }
-        if let Some(r) = retry {
-            builder.set_retry_config(Some(r));
-        }
-        return Ok(builder.build());
-    }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = &b.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(profile) = &b.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(creds) = keys {
-        loader = loader.credentials_provider(creds);
-    }
-    if let Some(t) = timeouts {
-        loader = loader.timeout_config(t);
-    }
-    if let Some(r) = retry {
-        loader = loader.retry_config(r);
-    }
-    Ok(loader.load().await)
-}
-
-fn timeout_config(b: &AwsBuilder) -> Option<TimeoutConfig> {
-    if b.timeout.is_none() && b.connect_timeout.is_none() {
-        return None;
-    }
-    let mut t = TimeoutConfig::builder()
-        .connect_timeout(b.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
-    if let Some(op) = b.timeout {
-        t = t.operation_timeout(op);
-    }
-    Some(t.build())
-}
-
-fn static_credentials(keys: &StaticKeys) -> Result<Credentials> {
-    let secret = keys
-        .secret_access_key
-        .expose_str()
-        .map_err(|_| Error::config(env::AWS_SECRET_ACCESS_KEY, "is not UTF-8 text"))?;
-    let token = match &keys.session_token {
+/// The explicit access key, when one is configured.
+fn static_credentials(config: &AwsConfig) -> Result<Option<Credentials>> {
+    let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) else {
+        return Ok(None);
+    };
+    let utf8 = |key: &str| AwsConfig::field_error(key, "is not UTF-8 text");
+    let secret = secret.expose_str().map_err(|_| utf8("secret_access_key"))?;
+    let token = match &config.session_token {
         Some(t) => Some(
             t.expose_str()
-                .map_err(|_| Error::config("AWS_SESSION_TOKEN", "is not UTF-8 text"))?
+                .map_err(|_| utf8("session_token"))?
                 .to_owned(),
         ),
         None => None,
     };
-    Ok(Credentials::new(
-        keys.access_key_id.clone(),
+    Ok(Some(Credentials::new(
+        id.clone(),
         secret.to_owned(),
         token,
         None,
         "strongroom",
-    ))
+    )))
+}
+
+/// Who asks, for cache keys: the role assumed, else the access key id, else the profile
+/// (the default chain's identity is not known before the first call).
+pub(crate) fn identity(config: &AwsConfig) -> String {
+    match (&config.role_arn, &config.access_key_id, &config.profile) {
+        (Some(role), _, _) => format!("role:{role}"),
+        (None, Some(id), _) => format!("key:{id}"),
+        (None, None, Some(p)) => format!("profile:{p}"),
+        (None, None, None) => "default-chain".to_owned(),
+    }
 }

@@ -1,414 +1,459 @@
-//! [`AwsBuilder`]: typed settings for the AWS Secrets Manager store.
+//! [`AwsConfig`]: every setting of the AWS Secrets Manager provider, and [`AwsBuilder`], its
+//! thin builder.
 
-use std::fmt;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use strongroom_core::{Error, Result, SecretValue};
+use serde::Deserialize;
+use strongroom_core::config::parse::de;
+use strongroom_core::config::{
+    Field, FieldKind, HttpConfig, HttpPart, ProviderConfig, StoreConfig,
+};
+use strongroom_core::{Result, SecretValue};
 
+use crate::error::PROVIDER;
 use crate::store::AwsStore;
 
-/// The recovery window a delete uses unless told otherwise (days).
+/// The recovery window a delete uses unless told otherwise (days; LiteLLM's choice, where
+/// AWS's own API default is 30).
 pub const DEFAULT_RECOVERY_WINDOW_DAYS: u32 = 7;
 /// The shortest recovery window AWS accepts (days).
 pub const MIN_RECOVERY_WINDOW_DAYS: u32 = 7;
 /// The longest recovery window AWS accepts (days).
 pub const MAX_RECOVERY_WINDOW_DAYS: u32 = 30;
+/// Attempts per call unless told otherwise (the SDK's standard retry mode).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// The most attempts per call a configuration may ask for.
+pub const MAX_MAX_ATTEMPTS: u32 = 10;
 
-/// Settings names (also the environment variables [`AwsBuilder::from_env`] reads).
-pub mod env {
-    /// Region (LiteLLM's name; checked first).
-    pub const AWS_REGION_NAME: &str = "AWS_REGION_NAME";
-    /// Region.
-    pub const AWS_REGION: &str = "AWS_REGION";
-    /// Region (older SDKs' name).
-    pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
-    /// Endpoint override for Secrets Manager only (checked first).
-    pub const AWS_ENDPOINT_URL_SECRETS_MANAGER: &str = "AWS_ENDPOINT_URL_SECRETS_MANAGER";
-    /// Endpoint override for every AWS service.
-    pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-    /// Shared-config profile for the default credential chain.
-    pub const AWS_PROFILE: &str = "AWS_PROFILE";
-    /// Access key id (setting name for [`AwsBuilder::with_access_key`](super::AwsBuilder::with_access_key)).
-    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
-    /// Secret access key (setting name).
-    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
-    /// A role to assume with STS on top of the base credentials.
-    pub const ROLE_ARN: &str = "STRONGROOM_AWS_ROLE_ARN";
-    /// Session name for the assumed role.
-    pub const ROLE_SESSION_NAME: &str = "STRONGROOM_AWS_ROLE_SESSION_NAME";
-    /// External id for the assumed role.
-    pub const ROLE_EXTERNAL_ID: &str = "STRONGROOM_AWS_ROLE_EXTERNAL_ID";
-    /// STS endpoint override (VPC endpoint) for the role assumption.
-    pub const STS_ENDPOINT_URL: &str = "STRONGROOM_AWS_STS_ENDPOINT_URL";
-    /// KMS key for new secrets.
-    pub const KMS_KEY_ID: &str = "STRONGROOM_AWS_KMS_KEY_ID";
-    /// Default recovery window for deletes, 7–30 days.
-    pub const RECOVERY_WINDOW_DAYS: &str = "STRONGROOM_AWS_RECOVERY_WINDOW_DAYS";
-    /// Whether `a/b/key` falls back to field `key` of secret `a/b` (`true`/`false`).
-    pub const JSON_KEY_FALLBACK: &str = "STRONGROOM_AWS_JSON_KEY_FALLBACK";
-    /// Attempts per call, including the first (the SDK's standard retry mode).
-    pub const MAX_ATTEMPTS: &str = "STRONGROOM_AWS_MAX_ATTEMPTS";
-    /// Time limit per operation, all attempts included (humantime, e.g. `30s`).
-    pub const TIMEOUT: &str = "STRONGROOM_AWS_TIMEOUT";
-}
-
-/// Explicit access-key credentials.
-#[derive(Clone)]
-pub(crate) struct StaticKeys {
-    pub(crate) access_key_id: String,
-    pub(crate) secret_access_key: SecretValue,
-    pub(crate) session_token: Option<SecretValue>,
-}
-
-/// A role to assume with STS.
-#[derive(Debug, Clone)]
-pub(crate) struct AssumeRole {
-    pub(crate) role_arn: String,
-    pub(crate) session_name: Option<String>,
-    pub(crate) external_id: Option<String>,
-    pub(crate) sts_endpoint_url: Option<String>,
-}
-
-/// Builds an [`AwsStore`].
+/// Every setting of the AWS Secrets Manager provider, from a manager's TOML `settings`, the
+/// environment ([`ProviderConfig::from_env`]) or [`AwsBuilder`] setters; [`StoreConfig::build`]
+/// validates all of it before any call.
 ///
-/// Credentials come from the AWS default chain (environment, shared profile, SSO, web identity,
-/// container and instance metadata) unless [`with_access_key`](Self::with_access_key) gives
-/// them explicitly; [`with_assume_role`](Self::with_assume_role) then trades them for a role's
-/// credentials through STS.
+/// Credentials: an explicit access key (`access_key_id` + `secret_access_key`, optionally
+/// `session_token`), else the AWS default chain (environment, shared profile files, SSO,
+/// web identity, container and instance metadata), optionally traded for a role's through
+/// STS (`role_arn`).
 ///
-/// ```no_run
-/// use strongroom_aws::AwsBuilder;
-/// use strongroom_core::{ReadOptions, SecretName, SecretStore};
-/// # async fn demo() -> strongroom_core::Result<()> {
-/// let store = AwsBuilder::new()
-///     .with_region("eu-west-1")
-///     .with_assume_role("arn:aws:iam::123456789012:role/litellm-secrets")
-///     .build()?;
-/// let name = SecretName::new("prod/db/password")?; // field `password` of JSON secret `prod/db`
-/// let secret = store.read(&name, &ReadOptions::new()).await?;
-/// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct AwsBuilder {
-    pub(crate) region: Option<String>,
-    pub(crate) endpoint_url: Option<String>,
-    pub(crate) profile: Option<String>,
-    pub(crate) keys: Option<StaticKeys>,
-    pub(crate) role: Option<AssumeRole>,
-    pub(crate) kms_key_id: Option<String>,
-    pub(crate) recovery_window_days: u32,
-    pub(crate) json_key_fallback: bool,
-    pub(crate) max_attempts: Option<u32>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) connect_timeout: Option<Duration>,
-    pub(crate) sdk_config: Option<SdkConfig>,
-    deferred: Option<Error>,
+/// use strongroom_aws::AwsConfig;
+/// use strongroom_core::config::{ProviderConfig, StoreConfig};
+/// let config = AwsConfig::from_lookup(|k| match k {
+///     "AWS_REGION" => Some("eu-west-1".into()),
+///     "STRONGROOM_AWS_RECOVERY_WINDOW_DAYS" => Some("14".into()),
+///     _ => None,
+/// })
+/// .unwrap();
+/// assert_eq!(config.region.as_deref(), Some("eu-west-1"));
+/// assert_eq!(config.recovery_window_days, 14);
+/// assert!(config.json_key_fallback);
+/// let store = config.build().unwrap();
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AwsConfig {
+    /// Region (`us-east-1`, …). Default: the SDK's chain (the profile's `region`, then
+    /// instance metadata); none found fails the first call.
+    pub region: Option<String>,
+    /// Endpoint instead of `https://secretsmanager.<region>.amazonaws.com` (a VPC endpoint,
+    /// moto). Default none. From the environment, `AWS_ENDPOINT_URL_SECRETS_MANAGER` wins over
+    /// `AWS_ENDPOINT_URL`, as in the AWS SDKs.
+    pub endpoint_url: Option<String>,
+    /// Ignore `endpoint_url` when it comes from configuration (environment or file), as the
+    /// SDKs do for `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`; an endpoint set in code
+    /// ([`AwsBuilder::with_endpoint_url`]) is still used. Default false.
+    #[serde(deserialize_with = "de::bool")]
+    pub ignore_configured_endpoint_urls: bool,
+    /// Shared-config profile for the default chain (and the region). Default `default`.
+    pub profile: Option<String>,
+    /// Access key id of an explicit key. Default none (the default chain).
+    pub access_key_id: Option<String>,
+    /// Secret access key of an explicit key (with `access_key_id`). Default none.
+    pub secret_access_key: Option<SecretValue>,
+    /// Session token of temporary explicit credentials. Default none.
+    pub session_token: Option<SecretValue>,
+    /// A role to assume with STS on top of the base credentials. Default none.
+    pub role_arn: Option<String>,
+    /// Session name for the assumed role. Default: generated by the SDK.
+    pub role_session_name: Option<String>,
+    /// External id for the assumed role. Default none.
+    pub role_external_id: Option<String>,
+    /// STS endpoint for the role assumption (a VPC endpoint). Default: the regional STS.
+    pub sts_endpoint_url: Option<String>,
+    /// KMS key for the secrets this store creates. Default: the account's `aws/secretsmanager`.
+    pub kms_key_id: Option<String>,
+    /// Recovery window of a delete without options, 7–30 days. Default 7.
+    #[serde(deserialize_with = "de::number")]
+    pub recovery_window_days: u64,
+    /// Read a missing `a/b/key` as field `key` of the JSON secret `a/b` (the form CloverDX
+    /// users write); never above a manager's prefix. Default true.
+    #[serde(deserialize_with = "de::bool")]
+    pub json_key_fallback: bool,
+    /// Attempts per call including the first (the SDK's standard retry mode), 1–10. Default 3.
+    #[serde(deserialize_with = "de::number")]
+    pub max_attempts: u64,
+    /// The HTTP part: `timeout` (here: one whole operation, retries included), `connect_timeout`,
+    /// `proxy`, `ca_file`, `allow_insecure_transport`, `max_response_bytes`, `max_pages`,
+    /// `max_list_items`. The SDK's client cannot turn certificate checks off or present a
+    /// client certificate, so `tls_verify`, `client_cert`, `client_key` are not settings here;
+    /// retries are `max_attempts`.
+    pub http: HttpConfig,
+    /// A loaded SDK configuration to start from (builder only): its credentials, region,
+    /// HTTP client and retry settings are the base the settings above apply on.
+    #[serde(skip)]
+    pub sdk_config: Option<SdkConfig>,
 }
 
-impl Default for AwsBuilder {
+impl Default for AwsConfig {
     fn default() -> Self {
-        AwsBuilder {
+        AwsConfig {
             region: None,
             endpoint_url: None,
+            ignore_configured_endpoint_urls: false,
             profile: None,
-            keys: None,
-            role: None,
-            kms_key_id: None,
-            recovery_window_days: DEFAULT_RECOVERY_WINDOW_DAYS,
-            json_key_fallback: true,
-            max_attempts: None,
-            timeout: None,
-            connect_timeout: None,
-            sdk_config: None,
-            deferred: None,
-        }
-    }
-}
-
-impl fmt::Debug for AwsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsBuilder")
-            .field("region", &self.region)
-            .field("endpoint_url", &self.endpoint_url)
-            .field("profile", &self.profile)
-            .field(
-                "credentials",
-                &if self.keys.is_some() {
-                    "access key (redacted)"
-                } else {
-                    "default chain"
-                },
-            )
-            .field("role", &self.role)
-            .field("kms_key_id", &self.kms_key_id)
-            .field("recovery_window_days", &self.recovery_window_days)
-            .field("json_key_fallback", &self.json_key_fallback)
-            .field("max_attempts", &self.max_attempts)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AwsBuilder {
-    /// Defaults: the default credential chain, region from the environment or profile, the
-    /// public endpoint, 7-day recovery window, last-segment JSON key fallback on.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Reads the settings in [`env`](mod@env) from the process environment. Credentials themselves
-    /// are left to the default chain (which reads `AWS_ACCESS_KEY_ID`, `AWS_PROFILE`, …).
-    /// A malformed value makes [`build`](Self::build) fail naming the variable.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Like [`from_env`](Self::from_env), reading the same names through `get` (a config map,
-    /// tests) instead of the process environment.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let mut b = AwsBuilder::new();
-        b.region = get(env::AWS_REGION_NAME)
-            .or_else(|| get(env::AWS_REGION))
-            .or_else(|| get(env::AWS_DEFAULT_REGION));
-        b.endpoint_url =
-            get(env::AWS_ENDPOINT_URL_SECRETS_MANAGER).or_else(|| get(env::AWS_ENDPOINT_URL));
-        b.profile = get(env::AWS_PROFILE);
-        if let Some(arn) = get(env::ROLE_ARN) {
-            b.role = Some(AssumeRole {
-                role_arn: arn,
-                session_name: get(env::ROLE_SESSION_NAME),
-                external_id: get(env::ROLE_EXTERNAL_ID),
-                sts_endpoint_url: get(env::STS_ENDPOINT_URL),
-            });
-        }
-        b.kms_key_id = get(env::KMS_KEY_ID);
-        if let Some(v) = get(env::RECOVERY_WINDOW_DAYS) {
-            match v.parse::<u32>() {
-                Ok(d) => b.recovery_window_days = d,
-                Err(_) => b.defer(Error::config(
-                    env::RECOVERY_WINDOW_DAYS,
-                    "not a whole number of days",
-                )),
-            }
-        }
-        if let Some(v) = get(env::JSON_KEY_FALLBACK) {
-            match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => b.json_key_fallback = true,
-                "0" | "false" | "no" | "off" => b.json_key_fallback = false,
-                _ => b.defer(Error::config(
-                    env::JSON_KEY_FALLBACK,
-                    "expected true or false",
-                )),
-            }
-        }
-        if let Some(v) = get(env::MAX_ATTEMPTS) {
-            match v.parse::<u32>() {
-                Ok(n) => b.max_attempts = Some(n),
-                Err(_) => b.defer(Error::config(env::MAX_ATTEMPTS, "not a whole number")),
-            }
-        }
-        if let Some(v) = get(env::TIMEOUT) {
-            match humantime::parse_duration(&v) {
-                Ok(d) => b.timeout = Some(d),
-                Err(_) => b.defer(Error::config(env::TIMEOUT, "not a duration such as `30s`")),
-            }
-        }
-        b
-    }
-
-    fn defer(&mut self, err: Error) {
-        if self.deferred.is_none() {
-            self.deferred = Some(err);
-        }
-    }
-
-    /// The AWS region (`us-east-1`, …).
-    pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
-        self
-    }
-
-    /// Sends requests to this endpoint instead of `https://secretsmanager.<region>.amazonaws.com`
-    /// (a VPC endpoint, a FIPS endpoint, or moto in tests).
-    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
-        self.endpoint_url = Some(url.into());
-        self
-    }
-
-    /// The shared-config profile the default credential chain uses.
-    pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
-        self.profile = Some(profile.into());
-        self
-    }
-
-    /// Explicit credentials: an access key id and its secret, plus a session token for
-    /// temporary credentials. The default credential chain is then not used.
-    pub fn with_access_key(
-        mut self,
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<SecretValue>,
-        session_token: Option<SecretValue>,
-    ) -> Self {
-        self.keys = Some(StaticKeys {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token,
-        });
-        self
-    }
-
-    /// Assumes this role (STS `AssumeRole`) with the base credentials; the SDK refreshes the
-    /// role credentials before they expire.
-    pub fn with_assume_role(mut self, role_arn: impl Into<String>) -> Self {
-        self.role = Some(AssumeRole {
-            role_arn: role_arn.into(),
-            session_name: None,
-            external_id: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            role_arn: None,
+            role_session_name: None,
+            role_external_id: None,
             sts_endpoint_url: None,
-        });
-        self
-    }
-
-    /// Session name for the assumed role (default: generated by the SDK).
-    pub fn with_role_session_name(mut self, name: impl Into<String>) -> Self {
-        if let Some(role) = &mut self.role {
-            role.session_name = Some(name.into());
-        } else {
-            self.defer(Error::config(
-                env::ROLE_SESSION_NAME,
-                "set a role with `with_assume_role` first",
-            ));
+            kms_key_id: None,
+            recovery_window_days: u64::from(DEFAULT_RECOVERY_WINDOW_DAYS),
+            json_key_fallback: true,
+            max_attempts: u64::from(DEFAULT_MAX_ATTEMPTS),
+            http: HttpConfig::default(),
+            sdk_config: None,
         }
-        self
     }
+}
 
-    /// External id for the assumed role.
-    pub fn with_role_external_id(mut self, id: impl Into<String>) -> Self {
-        if let Some(role) = &mut self.role {
-            role.external_id = Some(id.into());
-        } else {
-            self.defer(Error::config(
-                env::ROLE_EXTERNAL_ID,
-                "set a role with `with_assume_role` first",
-            ));
-        }
-        self
+impl ProviderConfig for AwsConfig {
+    const PROVIDER: &'static str = PROVIDER;
+    const FIELDS: &'static [Field] = &[
+        Field::new(
+            "region",
+            &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION_NAME"],
+            FieldKind::Plain,
+            "",
+        ),
+        Field::new(
+            "endpoint_url",
+            &["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"],
+            FieldKind::Address,
+            "",
+        ),
+        Field::new(
+            "ignore_configured_endpoint_urls",
+            &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
+            FieldKind::Plain,
+            "false",
+        ),
+        Field::new("profile", &["AWS_PROFILE"], FieldKind::Plain, "default"),
+        Field::new(
+            "access_key_id",
+            &["AWS_ACCESS_KEY_ID"],
+            FieldKind::Credential,
+            "",
+        ),
+        Field::new(
+            "secret_access_key",
+            &["AWS_SECRET_ACCESS_KEY"],
+            FieldKind::Credential,
+            "",
+        ),
+        Field::new(
+            "session_token",
+            &["AWS_SESSION_TOKEN"],
+            FieldKind::Credential,
+            "",
+        ),
+        Field::new(
+            "role_arn",
+            &["STRONGROOM_AWS_ROLE_ARN"],
+            FieldKind::Plain,
+            "",
+        ),
+        Field::new(
+            "role_session_name",
+            &["STRONGROOM_AWS_ROLE_SESSION_NAME"],
+            FieldKind::Plain,
+            "",
+        ),
+        Field::new(
+            "role_external_id",
+            &["STRONGROOM_AWS_ROLE_EXTERNAL_ID"],
+            FieldKind::Plain,
+            "",
+        ),
+        Field::new(
+            "sts_endpoint_url",
+            &["STRONGROOM_AWS_STS_ENDPOINT_URL"],
+            FieldKind::Address,
+            "",
+        ),
+        Field::new(
+            "kms_key_id",
+            &["STRONGROOM_AWS_KMS_KEY_ID"],
+            FieldKind::Plain,
+            "",
+        ),
+        Field::new(
+            "recovery_window_days",
+            &["STRONGROOM_AWS_RECOVERY_WINDOW_DAYS"],
+            FieldKind::Plain,
+            "7",
+        ),
+        Field::new(
+            "json_key_fallback",
+            &["STRONGROOM_AWS_JSON_KEY_FALLBACK"],
+            FieldKind::Plain,
+            "true",
+        ),
+        Field::new(
+            "max_attempts",
+            &["STRONGROOM_AWS_MAX_ATTEMPTS"],
+            FieldKind::Plain,
+            "3",
+        ),
+    ];
+    const HTTP: Option<HttpPart> = Some(HttpPart {
+        env_prefix: "STRONGROOM_AWS_",
+        aliases: &[("ca_file", &["AWS_CA_BUNDLE"])],
+        without: &["tls_verify", "client_cert", "client_key", "max_retries"],
+    });
+}
+
+impl StoreConfig for AwsConfig {
+    type Store = AwsStore;
+
+    /// Validates every setting (errors name the setting and its variables) and builds the
+    /// store; reads `ca_file`, nothing else. The SDK configuration itself (the default chain,
+    /// a region from a profile) is loaded on the first call, since that is asynchronous.
+    fn build(self) -> Result<AwsStore> {
+        AwsStore::new(self.validated()?)
     }
+}
 
-    /// STS endpoint for the role assumption (a VPC endpoint).
-    pub fn with_sts_endpoint_url(mut self, url: impl Into<String>) -> Self {
-        if let Some(role) = &mut self.role {
-            role.sts_endpoint_url = Some(url.into());
-        } else {
-            self.defer(Error::config(
-                env::STS_ENDPOINT_URL,
-                "set a role with `with_assume_role` first",
-            ));
-        }
-        self
-    }
-
-    /// KMS key used to encrypt secrets this store creates (default: the account's
-    /// `aws/secretsmanager` key).
-    pub fn with_kms_key_id(mut self, key: impl Into<String>) -> Self {
-        self.kms_key_id = Some(key.into());
-        self
-    }
-
-    /// The recovery window a delete uses when `DeleteOptions` gives none (7–30, default 7).
-    pub fn with_recovery_window_days(mut self, days: u32) -> Self {
-        self.recovery_window_days = days;
-        self
-    }
-
-    /// Whether a missing `a/b/key` is read as field `key` of the JSON secret `a/b` (the form
-    /// CloverDX users write). On by default.
-    pub fn with_json_key_fallback(mut self, on: bool) -> Self {
-        self.json_key_fallback = on;
-        self
-    }
-
-    /// Attempts per call including the first (the SDK's standard retry mode; default 3).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = Some(attempts);
-        self
-    }
-
-    /// Time limit for a whole operation, retries included.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Time limit for opening a connection.
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// Uses an already loaded SDK configuration (credentials, region, HTTP client, retry
-    /// settings) as the base; the builder's own settings still apply on top.
-    pub fn with_sdk_config(mut self, config: SdkConfig) -> Self {
-        self.sdk_config = Some(config);
-        self
-    }
-
-    /// Checks the settings and builds the store. The SDK configuration (credential chain,
-    /// region from profiles) is loaded on the first call, since that part is asynchronous.
-    pub fn build(self) -> Result<AwsStore> {
-        if let Some(err) = self.deferred.clone() {
-            return Err(err);
+impl AwsConfig {
+    /// The checked settings, normalised: blank text is unset, an endpoint that
+    /// `ignore_configured_endpoint_urls` drops is gone, the CA file is read.
+    pub(crate) fn validated(mut self) -> Result<AwsConfig> {
+        let err = |key: &str, problem: &str| Self::field_error(key, problem);
+        for (key, field) in [
+            ("region", &mut self.region),
+            ("endpoint_url", &mut self.endpoint_url),
+            ("profile", &mut self.profile),
+            ("access_key_id", &mut self.access_key_id),
+            ("role_arn", &mut self.role_arn),
+            ("role_session_name", &mut self.role_session_name),
+            ("role_external_id", &mut self.role_external_id),
+            ("sts_endpoint_url", &mut self.sts_endpoint_url),
+            ("kms_key_id", &mut self.kms_key_id),
+        ] {
+            if let Some(v) = field.as_mut() {
+                let trimmed = v.trim();
+                if trimmed.is_empty() {
+                    return Err(err(key, "is empty; leave it out instead"));
+                }
+                if trimmed.chars().any(char::is_control) {
+                    return Err(err(key, "contains control characters"));
+                }
+                *v = trimmed.to_owned();
+            }
         }
         if let Some(region) = &self.region {
-            let ok = !region.is_empty()
-                && region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !ok {
-                return Err(Error::config(
-                    env::AWS_REGION,
-                    "not a region name such as `us-east-1`",
-                ));
-            }
+            check_region(region).map_err(|p| err("region", p))?;
+        }
+        if self.ignore_configured_endpoint_urls && self.endpoint_url.take().is_some() {
+            strongroom_core::config::warn_once(
+                "aws:ignore_configured_endpoint_urls",
+                "aws: `endpoint_url` is ignored because ignore_configured_endpoint_urls is set",
+            );
         }
         if let Some(url) = &self.endpoint_url {
-            check_url(env::AWS_ENDPOINT_URL, url)?;
+            self.endpoint_url = Some(self.address("endpoint_url", url)?);
         }
-        if let Some(keys) = &self.keys {
-            if keys.access_key_id.trim().is_empty() {
-                return Err(Error::config(env::AWS_ACCESS_KEY_ID, "is empty"));
-            }
-            if keys.secret_access_key.is_blank() {
-                return Err(Error::config(env::AWS_SECRET_ACCESS_KEY, "is empty"));
-            }
+        if let Some(profile) = &self.profile
+            && (profile.len() > 128
+                || profile.contains(|c: char| c.is_whitespace() || "[]".contains(c)))
+        {
+            return Err(err(
+                "profile",
+                "not a profile name (no spaces or brackets, at most 128 characters)",
+            ));
         }
-        if let Some(role) = &self.role {
-            if !role.role_arn.starts_with("arn:") {
-                return Err(Error::config(
-                    env::ROLE_ARN,
-                    "not a role ARN (`arn:aws:iam::<account>:role/<name>`)",
+        self.check_keys()?;
+        self.check_role()?;
+        if let Some(key) = &self.kms_key_id
+            && (key.len() > 2048 || key.contains(char::is_whitespace))
+        {
+            return Err(err(
+                "kms_key_id",
+                "not a KMS key id, alias or ARN (no spaces, at most 2048 characters)",
+            ));
+        }
+        let days = u32::try_from(self.recovery_window_days).unwrap_or(u32::MAX);
+        check_recovery_window(days).map_err(|p| err("recovery_window_days", &p))?;
+        if !(1..=u64::from(MAX_MAX_ATTEMPTS)).contains(&self.max_attempts) {
+            return Err(err(
+                "max_attempts",
+                &format!("must be 1–{MAX_MAX_ATTEMPTS} (attempts per call, the first included)"),
+            ));
+        }
+        if self.http.connect_timeout.is_zero() {
+            return Err(err("connect_timeout", "must be greater than zero"));
+        }
+        self.http.validate(PROVIDER)?;
+        self.http.load_files(PROVIDER)?;
+        Ok(self)
+    }
+
+    /// An endpoint under the transport rules (no `user:password@`, no query; plaintext only
+    /// to this machine unless `allow_insecure_transport`), without a trailing `/`.
+    fn address(&self, key: &str, text: &str) -> Result<String> {
+        self.http.address(PROVIDER, key, text, false)?;
+        Ok(text.trim_end_matches('/').to_owned())
+    }
+
+    fn check_keys(&self) -> Result<()> {
+        let err = |key: &str, problem: &str| Self::field_error(key, problem);
+        match (&self.access_key_id, &self.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                if id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(err(
+                        "access_key_id",
+                        "not an access key id (letters, digits and `_`, at most 128)",
+                    ));
+                }
+                let text = secret
+                    .expose_str()
+                    .map_err(|_| err("secret_access_key", "is not UTF-8 text"))?;
+                if text.trim().is_empty() || text.chars().any(|c| c.is_control() || c == ' ') {
+                    return Err(err(
+                        "secret_access_key",
+                        "is empty or contains spaces or control characters",
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err(err(
+                    "secret_access_key",
+                    "is missing: access_key_id is set, and a key needs both halves",
                 ));
             }
-            if let Some(url) = &role.sts_endpoint_url {
-                check_url(env::STS_ENDPOINT_URL, url)?;
+            (None, Some(_)) => {
+                return Err(err(
+                    "access_key_id",
+                    "is missing: secret_access_key is set, and a key needs both halves",
+                ));
+            }
+            (None, None) => {
+                if self.session_token.is_some() {
+                    return Err(err(
+                        "session_token",
+                        "is set without access_key_id and secret_access_key",
+                    ));
+                }
             }
         }
-        check_recovery_window(self.recovery_window_days)
-            .map_err(|why| Error::config(env::RECOVERY_WINDOW_DAYS, why))?;
-        if self.max_attempts == Some(0) {
-            return Err(Error::config(env::MAX_ATTEMPTS, "must be at least 1"));
+        if let Some(token) = &self.session_token {
+            let text = token
+                .expose_str()
+                .map_err(|_| err("session_token", "is not UTF-8 text"))?;
+            if text.trim().is_empty() || text.chars().any(char::is_control) {
+                return Err(err(
+                    "session_token",
+                    "is empty or contains control characters",
+                ));
+            }
         }
-        if self.timeout == Some(Duration::ZERO) {
-            return Err(Error::config(env::TIMEOUT, "must be more than zero"));
-        }
-        Ok(AwsStore::from_builder(self))
+        Ok(())
     }
+
+    fn check_role(&self) -> Result<()> {
+        let err = |key: &str, problem: &str| Self::field_error(key, problem);
+        let Some(arn) = &self.role_arn else {
+            for (key, set) in [
+                ("role_session_name", self.role_session_name.is_some()),
+                ("role_external_id", self.role_external_id.is_some()),
+                ("sts_endpoint_url", self.sts_endpoint_url.is_some()),
+            ] {
+                if set {
+                    return Err(err(
+                        key,
+                        "is set but role_arn is not: there is no role to assume",
+                    ));
+                }
+            }
+            return Ok(());
+        };
+        check_role_arn(arn).map_err(|p| err("role_arn", p))?;
+        let allowed = |c: char, extra: &str| {
+            c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) || extra.contains(c)
+        };
+        if let Some(name) = &self.role_session_name
+            && (!(2..=64).contains(&name.len()) || !name.chars().all(|c| allowed(c, "")))
+        {
+            return Err(err(
+                "role_session_name",
+                "must be 2–64 characters of A-Z a-z 0-9 _ + = , . @ -",
+            ));
+        }
+        if let Some(id) = &self.role_external_id
+            && (!(2..=1224).contains(&id.len()) || !id.chars().all(|c| allowed(c, ":/")))
+        {
+            return Err(err(
+                "role_external_id",
+                "must be 2–1224 characters of A-Z a-z 0-9 _ + = , . @ : / -",
+            ));
+        }
+        if let Some(url) = &self.sts_endpoint_url {
+            self.address("sts_endpoint_url", url)?;
+        }
+        Ok(())
+    }
+}
+
+/// `Err(problem)` unless `region` looks like an AWS region name (`us-east-1`, `us-gov-west-1`):
+/// it becomes part of a host name.
+fn check_region(region: &str) -> std::result::Result<(), &'static str> {
+    let ok = region.len() <= 32
+        && region.starts_with(|c: char| c.is_ascii_lowercase())
+        && !region.ends_with('-')
+        && !region.contains("--")
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("not a region name such as `us-east-1`")
+    }
+}
+
+/// `Err(problem)` unless `arn` is an IAM role ARN: `arn:<partition>:iam::<account>:role/<name>`.
+fn check_role_arn(arn: &str) -> std::result::Result<(), &'static str> {
+    const PROBLEM: &str = "not a role ARN (`arn:aws:iam::<12-digit account>:role/<name>`)";
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return Err(PROBLEM);
+    };
+    let ok = prefix == "arn"
+        && partition.starts_with("aws")
+        && partition
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-')
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && resource.len() > "role/".len()
+        && resource.starts_with("role/")
+        && arn.len() <= 2048
+        && !arn.contains(char::is_whitespace);
+    if ok { Ok(()) } else { Err(PROBLEM) }
 }
 
 /// `Err(why)` when `days` is outside 7–30.
@@ -422,15 +467,161 @@ pub(crate) fn check_recovery_window(days: u32) -> std::result::Result<(), String
     }
 }
 
-fn check_url(setting: &str, url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| Error::config(setting, "must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-        return Err(Error::config(setting, "has no host"));
+/// Builds an [`AwsStore`]: setters assign the fields of an [`AwsConfig`]; [`build`](Self::build)
+/// validates them all.
+///
+/// ```no_run
+/// use strongroom_aws::AwsBuilder;
+/// use strongroom_core::{ReadOptions, SecretName, SecretStore};
+/// # async fn demo() -> strongroom_core::Result<()> {
+/// let store = AwsBuilder::new()
+///     .with_region("eu-west-1")
+///     .with_assume_role("arn:aws:iam::123456789012:role/litellm-secrets")
+///     .build()?;
+/// let name = SecretName::new("prod/db/password")?; // field `password` of JSON secret `prod/db`
+/// let secret = store.read(&name, &ReadOptions::new()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AwsBuilder {
+    config: AwsConfig,
+}
+
+impl AwsBuilder {
+    /// Defaults: the default credential chain, region from the environment or profile, the
+    /// public endpoint, 7-day recovery window, last-segment JSON key fallback on.
+    pub fn new() -> Self {
+        Self::default()
     }
-    Ok(())
+
+    /// Starts from `config`.
+    pub fn from_config(config: AwsConfig) -> Self {
+        AwsBuilder { config }
+    }
+
+    /// Starts from the environment ([`AwsConfig`]'s variables, by their exact names).
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(AwsConfig::from_env()?))
+    }
+
+    /// The settings so far.
+    pub fn config(&self) -> &AwsConfig {
+        &self.config
+    }
+
+    /// The AWS region (`us-east-1`, …).
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.config.region = Some(region.into());
+        self
+    }
+
+    /// Sends requests to this endpoint (a VPC endpoint, moto). Set in code, it is used even
+    /// when `ignore_configured_endpoint_urls` is on, as in the AWS SDKs.
+    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.config.endpoint_url = Some(url.into());
+        self.config.ignore_configured_endpoint_urls = false;
+        self
+    }
+
+    /// The shared-config profile the default credential chain uses.
+    pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
+        self.config.profile = Some(profile.into());
+        self
+    }
+
+    /// Explicit credentials: an access key id and its secret, plus a session token for
+    /// temporary credentials. The default credential chain is then not used.
+    pub fn with_access_key(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<SecretValue>,
+        session_token: Option<SecretValue>,
+    ) -> Self {
+        self.config.access_key_id = Some(access_key_id.into());
+        self.config.secret_access_key = Some(secret_access_key.into());
+        self.config.session_token = session_token;
+        self
+    }
+
+    /// Assumes this role (STS `AssumeRole`) with the base credentials; the SDK refreshes the
+    /// role's credentials before they expire.
+    pub fn with_assume_role(mut self, role_arn: impl Into<String>) -> Self {
+        self.config.role_arn = Some(role_arn.into());
+        self
+    }
+
+    /// Session name for the assumed role (default: generated by the SDK).
+    pub fn with_role_session_name(mut self, name: impl Into<String>) -> Self {
+        self.config.role_session_name = Some(name.into());
+        self
+    }
+
+    /// External id for the assumed role.
+    pub fn with_role_external_id(mut self, id: impl Into<String>) -> Self {
+        self.config.role_external_id = Some(id.into());
+        self
+    }
+
+    /// STS endpoint for the role assumption (a VPC endpoint).
+    pub fn with_sts_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.config.sts_endpoint_url = Some(url.into());
+        self
+    }
+
+    /// KMS key used to encrypt the secrets this store creates.
+    pub fn with_kms_key_id(mut self, key: impl Into<String>) -> Self {
+        self.config.kms_key_id = Some(key.into());
+        self
+    }
+
+    /// The recovery window a delete uses when `DeleteOptions` gives none (7–30, default 7).
+    pub fn with_recovery_window_days(mut self, days: u32) -> Self {
+        self.config.recovery_window_days = u64::from(days);
+        self
+    }
+
+    /// Whether a missing `a/b/key` is read as field `key` of the JSON secret `a/b`. On by
+    /// default.
+    pub fn with_json_key_fallback(mut self, on: bool) -> Self {
+        self.config.json_key_fallback = on;
+        self
+    }
+
+    /// Attempts per call including the first (default 3).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.config.max_attempts = u64::from(attempts);
+        self
+    }
+
+    /// Time limit for a whole operation, retries included (default 30 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http.timeout = timeout;
+        self
+    }
+
+    /// Time limit for opening a connection (default 5 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http.connect_timeout = timeout;
+        self
+    }
+
+    /// The HTTP part (proxy, extra CA, transport limits, timeouts).
+    pub fn with_http(mut self, http: HttpConfig) -> Self {
+        self.config.http = http;
+        self
+    }
+
+    /// Starts from an already loaded SDK configuration (credentials, region, HTTP client,
+    /// retry settings); the settings here still apply on top.
+    pub fn with_sdk_config(mut self, config: SdkConfig) -> Self {
+        self.config.sdk_config = Some(config);
+        self
+    }
+
+    /// Validates the settings and builds the store.
+    pub fn build(self) -> Result<AwsStore> {
+        self.config.build()
+    }
 }
 
 #[cfg(test)]
@@ -438,6 +629,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
     use strongroom_core::ErrorKind;
+    use strongroom_core::config::Settings;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars
@@ -448,77 +640,291 @@ mod tests {
     }
 
     #[test]
-    fn from_env_reads_settings() {
-        let b = AwsBuilder::from_lookup(lookup(&[
-            ("AWS_REGION", "eu-west-1"),
+    fn environment_names_and_their_order() {
+        let c = AwsConfig::from_lookup(lookup(&[
             ("AWS_REGION_NAME", "eu-central-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-2"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:2"),
             (
                 "STRONGROOM_AWS_ROLE_ARN",
                 "arn:aws:iam::111111111111:role/r",
             ),
-            ("STRONGROOM_AWS_ROLE_SESSION_NAME", "s"),
+            ("STRONGROOM_AWS_ROLE_SESSION_NAME", "s1"),
             ("STRONGROOM_AWS_RECOVERY_WINDOW_DAYS", "10"),
-            ("STRONGROOM_AWS_JSON_KEY_FALLBACK", "false"),
+            ("STRONGROOM_AWS_JSON_KEY_FALLBACK", "off"),
             ("STRONGROOM_AWS_TIMEOUT", "5s"),
-        ]));
-        assert_eq!(b.region.as_deref(), Some("eu-central-1"));
-        assert_eq!(b.endpoint_url.as_deref(), Some("http://127.0.0.1:2"));
-        assert_eq!(b.role.as_ref().unwrap().session_name.as_deref(), Some("s"));
-        assert_eq!(b.recovery_window_days, 10);
-        assert!(!b.json_key_fallback);
-        assert_eq!(b.timeout, Some(Duration::from_secs(5)));
-        assert!(b.build().is_ok());
+            ("STRONGROOM_AWS_MAX_ATTEMPTS", "5"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.region.as_deref(),
+            Some("eu-west-2"),
+            "AWS_DEFAULT_REGION before AWS_REGION_NAME"
+        );
+        assert_eq!(c.endpoint_url.as_deref(), Some("http://127.0.0.1:2"));
+        assert_eq!(c.role_session_name.as_deref(), Some("s1"));
+        assert_eq!(c.recovery_window_days, 10);
+        assert!(!c.json_key_fallback);
+        assert_eq!(c.http.timeout, Duration::from_secs(5));
+        assert_eq!(c.max_attempts, 5);
+        assert!(c.clone().build().is_ok());
+
+        let c = AwsConfig::from_lookup(lookup(&[
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_REGION_NAME", "eu-central-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.region.as_deref(), Some("us-west-2"), "AWS_REGION first");
+        assert_eq!(c.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
+    }
+
+    #[test]
+    fn generic_names_change_nothing() {
+        let hostile = lookup(&[
+            ("REGION", "evil-1"),
+            ("ENDPOINT_URL", "https://evil.example"),
+            ("TOKEN", "x"),
+            ("NAMESPACE", "x"),
+            ("ADDR", "https://evil.example"),
+            ("API_BASE", "https://evil.example"),
+            ("ROLE_ARN", "arn:aws:iam::111111111111:role/evil"),
+            ("aws_region", "evil-1"),
+            ("SECRETS_MANAGER_ENDPOINT_URL", "https://evil.example"),
+        ]);
+        let c = AwsConfig::from_lookup(hostile).unwrap();
+        assert!(c.region.is_none() && c.endpoint_url.is_none() && c.role_arn.is_none());
+        assert!(c.access_key_id.is_none() && c.session_token.is_none());
+    }
+
+    #[test]
+    fn ignore_configured_endpoint_urls_as_the_sdks_do() {
+        let c = AwsConfig::from_lookup(lookup(&[
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:2"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ]))
+        .unwrap();
+        assert!(
+            c.validated().unwrap().endpoint_url.is_none(),
+            "configured endpoint ignored"
+        );
+        // An endpoint set in code is used all the same.
+        let b = AwsBuilder::from_config(
+            AwsConfig::from_lookup(lookup(&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "1")]))
+                .unwrap(),
+        )
+        .with_endpoint_url("http://127.0.0.1:3");
+        let c = b.config().clone().validated().unwrap();
+        assert_eq!(c.endpoint_url.as_deref(), Some("http://127.0.0.1:3"));
+    }
+
+    #[test]
+    fn toml_keys_take_text_and_native_values() {
+        let mut s = Settings::for_manager("aws");
+        s.insert("region", "us-east-1".into());
+        s.insert("recovery_window_days", 14.into());
+        s.insert("json_key_fallback", false.into());
+        s.insert("timeout", "30".into());
+        s.insert("max_attempts", "2".into());
+        let c = AwsConfig::from_settings(&s).unwrap();
+        assert_eq!(c.recovery_window_days, 14);
+        assert!(!c.json_key_fallback);
+        assert_eq!(c.http.timeout, Duration::from_secs(30));
+        assert_eq!(c.max_attempts, 2);
+
+        let mut s = Settings::for_manager("aws");
+        s.insert("endpoint", "http://127.0.0.1:1".into());
+        let err = AwsConfig::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("did you mean `endpoint_url`"), "{err}");
+        let mut s = Settings::for_manager("aws");
+        s.insert("tls_verify", false.into());
+        assert!(
+            AwsConfig::from_settings(&s).is_err(),
+            "the SDK cannot turn TLS checks off"
+        );
+    }
+
+    #[test]
+    fn every_field_is_documented_once() {
+        let fields = AwsConfig::fields();
+        let keys: Vec<&str> = fields.iter().map(|f| f.key).collect();
+        for key in [
+            "region",
+            "endpoint_url",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+            "timeout",
+            "proxy",
+            "ca_file",
+            "max_response_bytes",
+            "max_pages",
+            "max_list_items",
+        ] {
+            assert_eq!(keys.iter().filter(|k| **k == key).count(), 1, "{key}");
+        }
+        for absent in ["tls_verify", "client_cert", "client_key", "max_retries"] {
+            assert!(!keys.contains(&absent), "{absent}");
+        }
+        let ca = fields.iter().find(|f| f.key == "ca_file").unwrap();
+        assert_eq!(ca.env, ["STRONGROOM_AWS_CA_FILE", "AWS_CA_BUNDLE"]);
+    }
+
+    fn key_of(err: &strongroom_core::Error) -> String {
+        err.to_string()
     }
 
     #[test]
     fn bad_settings_fail_at_build_naming_the_setting() {
-        let cases: Vec<(AwsBuilder, &str)> = vec![
+        let with = |f: &dyn Fn(&mut AwsConfig)| {
+            let mut c = AwsConfig::default();
+            f(&mut c);
+            c
+        };
+        let cases: Vec<(AwsConfig, &str)> = vec![
             (
-                AwsBuilder::from_lookup(lookup(&[("STRONGROOM_AWS_RECOVERY_WINDOW_DAYS", "x")])),
-                env::RECOVERY_WINDOW_DAYS,
+                with(&|c| c.recovery_window_days = 6),
+                "recovery_window_days",
             ),
             (
-                AwsBuilder::new().with_recovery_window_days(6),
-                env::RECOVERY_WINDOW_DAYS,
+                with(&|c| c.recovery_window_days = 31),
+                "recovery_window_days",
+            ),
+            (with(&|c| c.max_attempts = 0), "max_attempts"),
+            (with(&|c| c.max_attempts = 11), "max_attempts"),
+            (with(&|c| c.region = Some("US East".into())), "region"),
+            (
+                with(&|c| c.region = Some("us-east-1.evil.example/".into())),
+                "region",
+            ),
+            (with(&|c| c.region = Some(" ".into())), "region"),
+            (
+                with(&|c| c.endpoint_url = Some("127.0.0.1:4566".into())),
+                "endpoint_url",
             ),
             (
-                AwsBuilder::new().with_recovery_window_days(31),
-                env::RECOVERY_WINDOW_DAYS,
+                with(&|c| c.endpoint_url = Some("https://user:pw@sm.example".into())),
+                "endpoint_url",
             ),
             (
-                AwsBuilder::from_lookup(lookup(&[("STRONGROOM_AWS_JSON_KEY_FALLBACK", "maybe")])),
-                env::JSON_KEY_FALLBACK,
+                with(&|c| c.endpoint_url = Some("http://10.0.0.5:4566".into())),
+                "endpoint_url",
             ),
             (
-                AwsBuilder::new().with_endpoint_url("127.0.0.1:4566"),
-                env::AWS_ENDPOINT_URL,
-            ),
-            (AwsBuilder::new().with_region("US East"), env::AWS_REGION),
-            (
-                AwsBuilder::new().with_access_key("", "x", None),
-                env::AWS_ACCESS_KEY_ID,
+                with(&|c| c.endpoint_url = Some("https://sm.example?x=1".into())),
+                "endpoint_url",
             ),
             (
-                AwsBuilder::new().with_access_key("AKIA", "", None),
-                env::AWS_SECRET_ACCESS_KEY,
+                with(&|c| c.access_key_id = Some("AKID".into())),
+                "secret_access_key",
             ),
-            (AwsBuilder::new().with_assume_role("my-role"), env::ROLE_ARN),
             (
-                AwsBuilder::new().with_role_session_name("s"),
-                env::ROLE_SESSION_NAME,
+                with(&|c| c.secret_access_key = Some("s".into())),
+                "access_key_id",
             ),
-            (AwsBuilder::new().with_max_attempts(0), env::MAX_ATTEMPTS),
+            (
+                with(&|c| c.session_token = Some("t".into())),
+                "session_token",
+            ),
+            (
+                with(&|c| {
+                    c.access_key_id = Some("AKID/EVIL".into());
+                    c.secret_access_key = Some("s".into());
+                }),
+                "access_key_id",
+            ),
+            (
+                with(&|c| {
+                    c.access_key_id = Some("AKID".into());
+                    c.secret_access_key = Some(SecretValue::from_bytes(vec![0xff]));
+                }),
+                "secret_access_key",
+            ),
+            (with(&|c| c.role_arn = Some("my-role".into())), "role_arn"),
+            (
+                with(&|c| c.role_arn = Some("arn:aws:iam::1234:role/r".into())),
+                "role_arn",
+            ),
+            (
+                with(&|c| c.role_arn = Some("arn:aws:s3:::bucket".into())),
+                "role_arn",
+            ),
+            (
+                with(&|c| c.role_session_name = Some("s1".into())),
+                "role_session_name",
+            ),
+            (
+                with(&|c| c.role_external_id = Some("ext".into())),
+                "role_external_id",
+            ),
+            (
+                with(&|c| c.sts_endpoint_url = Some("https://sts.example".into())),
+                "sts_endpoint_url",
+            ),
+            (
+                with(&|c| {
+                    c.role_arn = Some("arn:aws:iam::111111111111:role/r".into());
+                    c.role_session_name = Some("has space".into());
+                }),
+                "role_session_name",
+            ),
+            (
+                with(&|c| {
+                    c.role_arn = Some("arn:aws:iam::111111111111:role/r".into());
+                    c.sts_endpoint_url = Some("http://sts.example".into());
+                }),
+                "sts_endpoint_url",
+            ),
+            (
+                with(&|c| c.kms_key_id = Some("alias/a b".into())),
+                "kms_key_id",
+            ),
+            (with(&|c| c.profile = Some("a b".into())), "profile"),
+            (with(&|c| c.http.timeout = Duration::ZERO), "timeout"),
+            (
+                with(&|c| c.http.connect_timeout = Duration::ZERO),
+                "connect_timeout",
+            ),
+            (with(&|c| c.http.max_pages = 0), "max_pages"),
+            (
+                with(&|c| c.http.proxy = Some("http://user:pw@proxy.example:3128".into())),
+                "proxy",
+            ),
+            (
+                with(&|c| c.http.ca_file = Some("/nonexistent/strongroom-ca.pem".into())),
+                "ca_file",
+            ),
         ];
-        for (builder, setting) in cases {
-            let err = builder.build().expect_err(setting);
+        for (config, setting) in cases {
+            let err = config.build().expect_err(setting);
             assert_eq!(err.kind(), &ErrorKind::Config, "{err}");
-            assert!(
-                err.to_string().contains(setting),
-                "{err} should name {setting}"
-            );
+            let text = key_of(&err);
+            assert!(text.contains(setting), "{text} should name {setting}");
         }
+        // Plaintext to another host is allowed when the manager says so.
+        let mut c = AwsConfig {
+            endpoint_url: Some("http://10.0.0.5:4566".into()),
+            ..AwsConfig::default()
+        };
+        c.http.allow_insecure_transport = true;
+        assert!(c.build().is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_environment_variables() {
+        let err = AwsConfig::from_lookup(lookup(&[("AWS_ACCESS_KEY_ID", "AKIDONLY")]))
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_SECRET_ACCESS_KEY"), "{err}");
+        let err = AwsConfig::from_lookup(lookup(&[("STRONGROOM_AWS_RECOVERY_WINDOW_DAYS", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("STRONGROOM_AWS_RECOVERY_WINDOW_DAYS"), "{err}");
     }
 
     #[test]

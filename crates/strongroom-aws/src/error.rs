@@ -4,18 +4,17 @@
 //! `ThrottlingException`, …) — never the HTTP status (moto answers `ResourceNotFoundException`
 //! with 404, AWS with 400) and never the message text.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use strongroom_core::{Error, ErrorKind};
+
+use crate::transport::Refused;
 
 /// The provider label used in errors and logs.
 pub(crate) const PROVIDER: &str = "aws";
 
 /// Longest server message we copy into an error.
 const MAX_SERVER_TEXT: usize = 300;
-
-/// The hint for a name that is scheduled for deletion.
-pub(crate) const SCHEDULED_FOR_DELETION_HINT: &str = "restore it (RestoreSecret, or write it again through Strongroom, which restores it) \
-     or wait for the purge; delete with force to remove it at once";
 
 /// What an AWS error code means to Strongroom: its kind and, where useful, a hint.
 pub(crate) fn kind_for_code(code: &str) -> (ErrorKind, Option<&'static str>) {
@@ -85,12 +84,17 @@ pub(crate) fn from_code(code: &str, message: Option<&str>) -> Error {
     }
 }
 
-/// Maps any SDK error to a Strongroom error (without context; callers add it).
+/// Maps any SDK error to a Strongroom error (without context; callers add it). A refusal of
+/// the transport ([`Refused`]) or of the credential chain is found in the error's source
+/// chain first, whatever the SDK wrapped it in.
 pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
+    if let Some(found) = from_chain(&err) {
+        return found;
+    }
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -127,6 +131,41 @@ where
             ErrorKind::Unavailable,
             short(&DisplayErrorContext(&err).to_string()).to_owned(),
         ),
+    }
+}
+
+/// A transport refusal or a credential-chain failure somewhere in `err`'s sources.
+fn from_chain(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(refused) = e.downcast_ref::<Refused>() {
+            return Some(refused.to_error());
+        }
+        if let Some(creds) = e.downcast_ref::<CredentialsError>() {
+            return Some(from_credentials(creds));
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The credential chain could not give credentials.
+fn from_credentials(err: &CredentialsError) -> Error {
+    // Inside may be a transport refusal (an STS or metadata call redirected, say).
+    if let Some(inner) = std::error::Error::source(err).and_then(from_chain) {
+        return inner;
+    }
+    let text = short(&DisplayErrorContext(err).to_string()).to_owned();
+    let hint = "check the AWS credentials: access_key_id/secret_access_key, the profile, the web identity token, the role, or the instance's role";
+    match err {
+        CredentialsError::ProviderTimedOut(_) => Error::new(ErrorKind::Timeout, text),
+        CredentialsError::CredentialsNotLoaded(_) | CredentialsError::InvalidConfiguration(_) => {
+            Error::new(ErrorKind::Config, text).with_hint(hint)
+        }
+        CredentialsError::ProviderError(_) => {
+            Error::new(ErrorKind::Unauthorized, text).with_hint(hint)
+        }
+        _ => Error::new(ErrorKind::Unavailable, text),
     }
 }
 

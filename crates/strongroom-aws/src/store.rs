@@ -1,38 +1,38 @@
 //! [`AwsStore`]: `impl SecretStore` on AWS Secrets Manager.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
-use std::time::SystemTime;
 
-use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
-use futures_util::StreamExt;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use strongroom_core::provider::{PageBudget, read_each, read_many_batched};
 use strongroom_core::{
     Capabilities, DEFAULT_READ_MANY_CONCURRENCY, DeleteOptions, Error, ErrorKind, Operation,
     ReadManyResult, ReadOptions, Result, Secret, SecretName, SecretStore, SecretValue, StoreInfo,
-    WriteOptions, WriteOutcome, async_trait, dedupe,
+    WriteOptions, WriteOutcome, async_trait,
 };
 use tokio::sync::OnceCell;
 
-use crate::api::{self, BATCH_SIZE, LIST_PAGE_SIZE, Payload};
+use crate::api::{self, Api, BATCH_SIZE, Batch, Found};
 use crate::auth;
-use crate::config::{AwsBuilder, check_recovery_window};
-use crate::error::{self, PROVIDER, SCHEDULED_FOR_DELETION_HINT};
+use crate::config::{AwsBuilder, AwsConfig, check_recovery_window};
+use crate::error::PROVIDER;
+use crate::transport;
 
 /// AWS Secrets Manager as a [`SecretStore`].
 ///
 /// * `read`: `GetSecretValue` (`SecretString` or `SecretBinary`), with
 ///   [`ReadOptions::version`] → `VersionId`, [`ReadOptions::stage`] → `VersionStage`,
 ///   [`ReadOptions::field`] → a key of a JSON-object secret. When `a/b/key` does not exist and
-///   the JSON key fallback is on (the default), it is read as key `key` of secret `a/b`.
+///   the JSON key fallback is on (the default), it is read as key `key` of secret `a/b` —
+///   never when `a/b` lies outside [`ReadOptions::within`] (a manager's prefix).
 /// * `read_many`: `BatchGetSecretValue`, 20 names per call.
-/// * `write`: `CreateSecret`, or `PutSecretValue` when the name exists; a name scheduled for
-///   deletion is restored first.
+/// * `write`: `CreateSecret`, or a new version when the name exists; a name scheduled for
+///   deletion is restored first. Description and tags are stored natively.
 /// * `delete`: a recovery window (default 7 days) or, with `DeleteOptions::force`, at once.
-/// * `list`: `ListSecrets`, names only.
+/// * `list`: `ListSecrets`, names only, pages bounded by `max_pages` / `max_list_items`.
 ///
-/// A read of a secret that is scheduled for deletion is an [`ErrorKind::Conflict`] with a hint
-/// (restore it or wait for the purge), not `Ok(None)`: the name is still taken.
+/// A read of a secret that is scheduled for deletion is an [`ErrorKind::NotFound`] error that
+/// gives the deletion date (LiteLLM reads it as None), with a hint on restoring it.
 ///
 /// ```no_run
 /// use strongroom_aws::AwsBuilder;
@@ -50,8 +50,9 @@ use crate::error::{self, PROVIDER, SCHEDULED_FOR_DELETION_HINT};
 /// # Ok(()) }
 /// ```
 pub struct AwsStore {
-    settings: AwsBuilder,
-    client: OnceCell<Client>,
+    config: AwsConfig,
+    http: SharedHttpClient,
+    api: OnceCell<Api>,
     info: StoreInfo,
 }
 
@@ -59,16 +60,9 @@ impl fmt::Debug for AwsStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwsStore")
             .field("address", &self.info.address)
-            .field("settings", &self.settings)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// Where a name stands, from `DescribeSecret`.
-enum State {
-    Missing,
-    Live,
-    Deleted(Option<SystemTime>),
 }
 
 impl AwsStore {
@@ -77,27 +71,18 @@ impl AwsStore {
         AwsBuilder::new()
     }
 
-    pub(crate) fn from_builder(settings: AwsBuilder) -> AwsStore {
+    /// The store for a validated `config`.
+    pub(crate) fn new(config: AwsConfig) -> Result<AwsStore> {
+        let http = transport::http_client(&config.http)?;
         let address = format!(
             "aws|region={}|endpoint={}|profile={}|role={}|json_key_fallback={}",
-            settings.region.as_deref().unwrap_or("default"),
-            settings.endpoint_url.as_deref().unwrap_or("default"),
-            settings.profile.as_deref().unwrap_or("default"),
-            settings
-                .role
-                .as_ref()
-                .map(|r| r.role_arn.as_str())
-                .unwrap_or(""),
-            settings.json_key_fallback,
+            config.region.as_deref().unwrap_or("default"),
+            config.endpoint_url.as_deref().unwrap_or("default"),
+            config.profile.as_deref().unwrap_or("default"),
+            config.role_arn.as_deref().unwrap_or(""),
+            config.json_key_fallback,
         );
-        // Who asks: the role assumed, else the static key id, else the profile (the default
-        // chain's identity is not known before the first call).
-        let who = match (&settings.role, &settings.keys, &settings.profile) {
-            (Some(role), _, _) => format!("role:{}", role.role_arn),
-            (None, Some(keys), _) => format!("key:{}", keys.access_key_id),
-            (None, None, Some(p)) => format!("profile:{p}"),
-            (None, None, None) => "default-chain".to_owned(),
-        };
+        let who = auth::identity(&config);
         let info = StoreInfo::new(
             PROVIDER,
             Capabilities::all()
@@ -107,18 +92,31 @@ impl AwsStore {
         )
         .with_address(address)
         .with_identity(&[b"aws", who.as_bytes()]);
-        AwsStore {
-            settings,
-            client: OnceCell::new(),
+        Ok(AwsStore {
+            config,
+            http,
+            api: OnceCell::new(),
             info,
-        }
+        })
     }
 
-    /// The SDK client, built on first use (loading the SDK configuration is asynchronous).
-    async fn client(&self) -> Result<&Client> {
-        self.client
-            .get_or_try_init(|| auth::client(&self.settings))
+    /// The client, built on first use (loading the SDK configuration is asynchronous).
+    async fn api(&self) -> Result<&Api> {
+        self.api
+            .get_or_try_init(|| async {
+                let sdk = auth::sdk_config(&self.config, self.http.clone()).await?;
+                Ok::<_, Error>(Api::new(&sdk, self.config.endpoint_url.as_deref()))
+            })
             .await
+    }
+
+    fn budget(&self) -> PageBudget {
+        PageBudget::from_config(&self.config.http)
+    }
+
+    /// The store's default recovery window (checked to be 7–30 by `build()`).
+    fn recovery_window(&self) -> u32 {
+        u32::try_from(self.config.recovery_window_days).unwrap_or(u32::MAX)
     }
 
     /// Cancels the scheduled deletion of `name` (`RestoreSecret`). Restoring a secret that is
@@ -126,337 +124,79 @@ impl AwsStore {
     pub async fn restore(&self, name: &SecretName) -> Result<()> {
         let ctx = |e: Error| e.context(PROVIDER, Operation::Write, Some(name.as_str()));
         api::validate_name(name).map_err(ctx)?;
-        let client = self.client().await.map_err(ctx)?;
-        client
-            .restore_secret()
-            .secret_id(name.as_str())
-            .send()
+        self.api()
             .await
-            .map(|_| ())
-            .map_err(|e| ctx(error::from_sdk(e)))
+            .map_err(ctx)?
+            .restore(name.as_str())
+            .await
+            .map_err(ctx)
     }
 
-    async fn state(&self, client: &Client, id: &str) -> Result<State> {
-        match client.describe_secret().secret_id(id).send().await {
-            Ok(out) => Ok(match out.deleted_date() {
-                Some(d) => State::Deleted(SystemTime::try_from(*d).ok()),
-                None => State::Live,
-            }),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(State::Missing)
-            }
-            Err(e) => Err(error::from_sdk(e)),
-        }
-    }
-
-    /// The error for a read that hit `InvalidRequestException`: says "scheduled for deletion"
-    /// when `DescribeSecret` confirms it, else the service's own error.
-    async fn invalid_request_on_read(&self, client: &Client, id: &str, original: Error) -> Error {
-        match self.state(client, id).await {
-            Ok(State::Deleted(when)) => scheduled_for_deletion(id, when),
-            _ => original,
-        }
-    }
-
-    /// `GetSecretValue` of one id; `Ok(None)` for `ResourceNotFoundException`.
-    async fn get(&self, client: &Client, id: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
-        let res = client
-            .get_secret_value()
-            .secret_id(id)
-            .set_version_id(opts.version.clone())
-            .set_version_stage(opts.stage.clone())
-            .send()
-            .await;
-        match res {
-            Ok(out) => api::to_secret(
-                out.secret_string,
-                out.secret_binary,
-                out.version_id,
-                out.created_date,
-            )
-            .map(Some),
-            Err(e) => {
-                let (not_found, invalid) = match e.as_service_error() {
-                    Some(s) => (
-                        s.is_resource_not_found_exception(),
-                        s.is_invalid_request_exception(),
-                    ),
-                    None => (false, false),
-                };
-                if not_found {
-                    Ok(None)
-                } else if invalid {
-                    Err(self
-                        .invalid_request_on_read(client, id, error::from_sdk(e))
-                        .await)
-                } else {
-                    Err(error::from_sdk(e))
-                }
-            }
-        }
-    }
-
-    /// The parent name and key to try when `name` is missing, if the fallback applies.
-    fn fallback_key<'a>(
+    /// The parent to read and the key to take when `name` is missing, if the last-segment
+    /// fallback applies: it is on, no field was asked for, and the parent lies inside
+    /// `opts.within` (so a manager with prefix `litellm/` never reads secret `litellm`).
+    fn fallback<'a>(
         &self,
         name: &'a SecretName,
         opts: &ReadOptions,
     ) -> Option<(SecretName, &'a str)> {
-        if !self.settings.json_key_fallback || opts.field.is_some() {
+        if !self.config.json_key_fallback || opts.field.is_some() {
             return None;
         }
-        name.parent().map(|parent| (parent, name.basename()))
-    }
-
-    /// `BatchGetSecretValue` for `ids`, 20 per call. `Ok(None)` when the caller may not use the
-    /// batch call (`AccessDeniedException` at call level), so the caller falls back to single
-    /// reads. Missing names are absent from the map.
-    async fn batch(
-        &self,
-        client: &Client,
-        ids: &[String],
-    ) -> Result<Option<HashMap<String, Secret>>> {
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_SIZE) {
-            let mut next: Option<String> = None;
-            loop {
-                let res = client
-                    .batch_get_secret_value()
-                    .set_secret_id_list(Some(chunk.to_vec()))
-                    .set_next_token(next.take())
-                    .send()
-                    .await;
-                let mut out = match res {
-                    Ok(out) => out,
-                    Err(e) if error::code_of(&e) == Some("AccessDeniedException") => {
-                        tracing::debug!(
-                            provider = PROVIDER,
-                            "BatchGetSecretValue is not allowed for this caller; reading one by one"
-                        );
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(error::from_sdk(e)),
-                };
-                for item in out.errors.take().unwrap_or_default() {
-                    let id = item.secret_id().unwrap_or_default();
-                    match item.error_code().unwrap_or_default() {
-                        "ResourceNotFoundException" => {}
-                        "InvalidRequestException" => {
-                            let original =
-                                error::from_code("InvalidRequestException", item.message());
-                            return Err(self
-                                .invalid_request_on_read(client, id, original)
-                                .await
-                                .with_name(id));
-                        }
-                        code => return Err(error::from_code(code, item.message()).with_name(id)),
-                    }
-                }
-                for entry in out.secret_values.take().unwrap_or_default() {
-                    let Some(name) = entry.name else {
-                        return Err(Error::protocol("a BatchGetSecretValue entry has no Name"));
-                    };
-                    let secret = api::to_secret(
-                        entry.secret_string,
-                        entry.secret_binary,
-                        entry.version_id,
-                        entry.created_date,
-                    )
-                    .map_err(|e| e.with_name(name.clone()))?;
-                    found.insert(name, secret);
-                }
-                next = out.next_token.take();
-                if next.is_none() {
-                    break;
-                }
+        let parent = name.parent()?;
+        if let Some(within) = opts.within.as_deref() {
+            let p = parent.as_str();
+            if !p.starts_with(within) || p.len() <= within.len() {
+                return None;
             }
         }
-        Ok(Some(found))
+        Some((parent, name.basename()))
     }
 
-    async fn fan_out(&self, names: Vec<SecretName>, opts: &ReadOptions) -> Result<ReadManyResult> {
-        let results: Vec<Result<(SecretName, Option<Secret>)>> =
-            futures_util::stream::iter(names.into_iter().map(|name| async move {
-                let secret = self.read(&name, opts).await?;
+    /// One chunk of a batch read (current versions): `BatchGetSecretValue`, or single reads
+    /// when the caller may not use the batch call. A secret scheduled for deletion is an
+    /// error, unless `deleted_is_missing` (the parents of the last-segment fallback).
+    async fn fetch(
+        &self,
+        api: &Api,
+        chunk: Vec<SecretName>,
+        deleted_is_missing: bool,
+    ) -> Result<Vec<(SecretName, Option<Secret>)>> {
+        let ids: Vec<&str> = chunk.iter().map(SecretName::as_str).collect();
+        let mut found = match api.batch_get(&ids, self.budget()).await? {
+            Batch::Found(map) => map,
+            Batch::Denied => {
+                let mut map = HashMap::with_capacity(ids.len());
+                for id in ids {
+                    map.insert(id.to_owned(), api.get(id, &ReadOptions::new()).await?);
+                }
+                map
+            }
+        };
+        chunk
+            .into_iter()
+            .map(|name| {
+                let got = found.remove(name.as_str()).unwrap_or(Found::Missing);
+                let secret =
+                    settle(got, deleted_is_missing).map_err(|e| e.with_name(name.as_str()))?;
                 Ok((name, secret))
-            }))
-            .buffered(DEFAULT_READ_MANY_CONCURRENCY)
+            })
             .collect()
-            .await;
-        results.into_iter().collect()
-    }
-
-    async fn put(
-        &self,
-        client: &Client,
-        id: &str,
-        value: &SecretValue,
-        opts: &WriteOptions,
-        token: &str,
-    ) -> Result<WriteOutcome> {
-        let (text, binary) = Payload::new(value, opts.content_type.as_deref()).into_parts();
-        let out = client
-            .put_secret_value()
-            .secret_id(id)
-            .client_request_token(token)
-            .set_secret_string(text)
-            .set_secret_binary(binary)
-            .send()
-            .await
-            .map_err(error::from_sdk)?;
-        Ok(WriteOutcome::new(out.version_id))
-    }
-
-    /// Description and tags for a secret that already existed (`CreateSecret` sets them for a
-    /// new one).
-    async fn update_metadata(&self, client: &Client, id: &str, opts: &WriteOptions) -> Result<()> {
-        if let Some(description) = &opts.description {
-            client
-                .update_secret()
-                .secret_id(id)
-                .description(description)
-                .send()
-                .await
-                .map_err(error::from_sdk)?;
-        }
-        if !opts.tags.is_empty() {
-            client
-                .tag_resource()
-                .secret_id(id)
-                .set_tags(Some(tags(opts)))
-                .send()
-                .await
-                .map_err(error::from_sdk)?;
-        }
-        Ok(())
-    }
-
-    async fn write_inner(
-        &self,
-        client: &Client,
-        id: &str,
-        value: &SecretValue,
-        opts: &WriteOptions,
-        token: &str,
-    ) -> Result<WriteOutcome> {
-        for _attempt in 0..2 {
-            let (text, binary) = Payload::new(value, opts.content_type.as_deref()).into_parts();
-            let res = client
-                .create_secret()
-                .name(id)
-                .client_request_token(token)
-                .set_secret_string(text)
-                .set_secret_binary(binary)
-                .set_description(opts.description.clone())
-                .set_kms_key_id(self.settings.kms_key_id.clone())
-                .set_tags((!opts.tags.is_empty()).then(|| tags(opts)))
-                .send()
-                .await;
-            let err = match res {
-                Ok(out) => return Ok(WriteOutcome::new(out.version_id)),
-                Err(e) => e,
-            };
-            let (exists, invalid) = match err.as_service_error() {
-                Some(s) => (
-                    s.is_resource_exists_exception(),
-                    s.is_invalid_request_exception(),
-                ),
-                None => (false, false),
-            };
-            if !exists && !invalid {
-                return Err(error::from_sdk(err));
-            }
-            // The name is taken (ResourceExists) or in a state that refuses a create
-            // (InvalidRequest, which AWS answers for a name scheduled for deletion).
-            match self.state(client, id).await? {
-                State::Missing => {
-                    tracing::debug!(
-                        provider = PROVIDER,
-                        name = id,
-                        "the secret vanished during the write; creating again"
-                    );
-                    continue;
-                }
-                State::Live if exists => {
-                    tracing::debug!(
-                        provider = PROVIDER,
-                        name = id,
-                        "the secret exists; putting a new version"
-                    );
-                    let outcome = self.put(client, id, value, opts, token).await?;
-                    self.update_metadata(client, id, opts).await?;
-                    return Ok(outcome);
-                }
-                State::Live => return Err(error::from_sdk(err)),
-                State::Deleted(_) => {
-                    tracing::info!(
-                        provider = PROVIDER,
-                        name = id,
-                        "the name is scheduled for deletion; restoring it and putting a new version"
-                    );
-                    client
-                        .restore_secret()
-                        .secret_id(id)
-                        .send()
-                        .await
-                        .map_err(error::from_sdk)?;
-                    match self.put(client, id, value, opts, token).await {
-                        Ok(outcome) => {
-                            self.update_metadata(client, id, opts).await?;
-                            return Ok(outcome);
-                        }
-                        Err(put_err) => {
-                            // Do not leave the old (deleted) value readable again.
-                            let again = client
-                                .delete_secret()
-                                .secret_id(id)
-                                .recovery_window_in_days(i64::from(
-                                    self.settings.recovery_window_days,
-                                ))
-                                .send()
-                                .await;
-                            if again.is_err() {
-                                tracing::warn!(
-                                    provider = PROVIDER,
-                                    name = id,
-                                    "the put after a restore failed and deleting the restored secret again failed too"
-                                );
-                            }
-                            return Err(put_err);
-                        }
-                    }
-                }
-            }
-        }
-        Err(Error::new(
-            ErrorKind::Conflict,
-            "the secret kept changing state during the write",
-        ))
     }
 }
 
-fn tags(opts: &WriteOptions) -> Vec<Tag> {
-    opts.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+/// A read's answer: a secret scheduled for deletion is an error (`NotFound` with the date),
+/// unless `deleted_is_missing`.
+fn settle(found: Found, deleted_is_missing: bool) -> Result<Option<Secret>> {
+    match found {
+        Found::Secret(s) => Ok(Some(s)),
+        Found::Missing => Ok(None),
+        Found::Deleted(_) if deleted_is_missing => Ok(None),
+        Found::Deleted(e) => Err(e),
+    }
 }
 
-fn scheduled_for_deletion(id: &str, when: Option<SystemTime>) -> Error {
-    let message = match when {
-        Some(t) => format!(
-            "secret `{id}` is scheduled for deletion ({}) and cannot be read",
-            humantime::format_rfc3339_seconds(t)
-        ),
-        None => format!("secret `{id}` is scheduled for deletion and cannot be read"),
-    };
-    Error::new(ErrorKind::Conflict, message).with_hint(SCHEDULED_FOR_DELETION_HINT)
-}
-
-/// `field` of `secret`, or `None` when it is absent or the value is not a JSON object (for the
+/// `key` of `secret`, or `None` when it is absent or the value is not a JSON object (for the
 /// last-segment fallback: then the asked-for name simply does not exist).
 fn pick_key(secret: Secret, key: &str) -> Option<Secret> {
     match secret.select_field(key) {
@@ -487,15 +227,18 @@ impl SecretStore for AwsStore {
     async fn read(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         let ctx = |e: Error| e.context(PROVIDER, Operation::Read, Some(name.as_str()));
         api::validate_name(name).map_err(ctx)?;
-        let client = self.client().await.map_err(ctx)?;
-        if let Some(secret) = self.get(client, name.as_str(), opts).await.map_err(ctx)? {
+        let api = self.api().await.map_err(ctx)?;
+        let found = api.get(name.as_str(), opts).await.map_err(ctx)?;
+        if let Some(secret) = settle(found, false).map_err(ctx)? {
             return with_field(secret, opts.field.as_deref()).map_err(ctx);
         }
-        let Some((parent, key)) = self.fallback_key(name, opts) else {
+        let Some((parent, key)) = self.fallback(name, opts) else {
             return Ok(None);
         };
-        let parent_secret = self.get(client, parent.as_str(), opts).await.map_err(ctx)?;
-        Ok(parent_secret.and_then(|s| pick_key(s, key)))
+        let found = api.get(parent.as_str(), opts).await.map_err(ctx)?;
+        Ok(settle(found, true)
+            .map_err(ctx)?
+            .and_then(|s| pick_key(s, key)))
     }
 
     async fn read_many(&self, names: &[SecretName], opts: &ReadOptions) -> Result<ReadManyResult> {
@@ -503,55 +246,52 @@ impl SecretStore for AwsStore {
             api::validate_name(name)
                 .map_err(|e| e.context(PROVIDER, Operation::ReadMany, Some(name.as_str())))?;
         }
-        let unique = dedupe(names);
-        if unique.is_empty() {
-            return Ok(Vec::new());
-        }
         // BatchGetSecretValue always reads AWSCURRENT.
         if opts.version.is_some() || opts.stage.is_some() {
-            return self.fan_out(unique, opts).await;
+            return read_each(self, names, opts, DEFAULT_READ_MANY_CONCURRENCY).await;
         }
         let ctx = |e: Error| e.context(PROVIDER, Operation::ReadMany, None);
-        let client = self.client().await.map_err(ctx)?;
-        let ids: Vec<String> = unique.iter().map(|n| n.as_str().to_owned()).collect();
-        let Some(found) = self.batch(client, &ids).await.map_err(ctx)? else {
-            return self.fan_out(unique, opts).await;
-        };
-        // Last-segment fallback for the names that were not found: one more batch of parents.
-        let mut parents: Vec<String> = Vec::new();
-        let asked: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        for name in &unique {
-            if found.contains_key(name.as_str()) {
-                continue;
-            }
-            if let Some((parent, _)) = self.fallback_key(name, opts) {
-                let p = parent.as_str();
-                if !asked.contains(p) && !parents.iter().any(|x| x == p) {
-                    parents.push(p.to_owned());
-                }
-            }
-        }
-        let parent_found = if parents.is_empty() {
+        let api = self.api().await.map_err(ctx)?;
+        let concurrency = DEFAULT_READ_MANY_CONCURRENCY;
+        let got = read_many_batched(names, BATCH_SIZE, concurrency, |chunk| {
+            self.fetch(api, chunk, false)
+        })
+        .await
+        .map_err(ctx)?;
+        // The last-segment fallback for the names not found: one more batch of parents.
+        let asked: HashMap<&SecretName, &Option<Secret>> =
+            got.iter().map(|(n, s)| (n, s)).collect();
+        let parents: Vec<SecretName> = got
+            .iter()
+            .filter(|(_, s)| s.is_none())
+            .filter_map(|(n, _)| self.fallback(n, opts).map(|(parent, _)| parent))
+            .filter(|p| !asked.contains_key(p))
+            .collect();
+        let parent_found: HashMap<SecretName, Option<Secret>> = if parents.is_empty() {
             HashMap::new()
         } else {
-            match self.batch(client, &parents).await.map_err(ctx)? {
-                Some(map) => map,
-                None => return self.fan_out(unique, opts).await,
-            }
+            read_many_batched(&parents, BATCH_SIZE, concurrency, |chunk| {
+                self.fetch(api, chunk, true)
+            })
+            .await
+            .map_err(ctx)?
+            .into_iter()
+            .collect()
         };
-        let mut out = Vec::with_capacity(unique.len());
-        for name in unique {
-            let secret = match found.get(name.as_str()) {
+        let mut out = Vec::with_capacity(got.len());
+        for (name, secret) in &got {
+            let secret = match secret {
                 Some(s) => with_field(s.clone(), opts.field.as_deref())
                     .map_err(|e| e.context(PROVIDER, Operation::ReadMany, Some(name.as_str())))?,
-                None => self.fallback_key(&name, opts).and_then(|(parent, key)| {
-                    found
-                        .get(parent.as_str())
-                        .or_else(|| parent_found.get(parent.as_str()))
-                        .and_then(|s| pick_key(s.clone(), key))
+                None => self.fallback(name, opts).and_then(|(parent, key)| {
+                    let parent_secret = asked
+                        .get(&parent)
+                        .copied()
+                        .or_else(|| parent_found.get(&parent))?;
+                    pick_key(parent_secret.clone()?, key)
                 }),
             };
-            out.push((name, secret));
+            out.push((name.clone(), secret));
         }
         Ok(out)
     }
@@ -570,13 +310,20 @@ impl SecretStore for AwsStore {
                 "write without `cas`; every write keeps the previous value as AWSPREVIOUS",
             )));
         }
-        let client = self.client().await.map_err(ctx)?;
+        let api = self.api().await.map_err(ctx)?;
         // One token for every call of this write: a call retried after a lost answer is
         // recognised by the service (same token, same value) and not applied twice.
         let token = api::request_token();
-        self.write_inner(client, name.as_str(), &value, opts, &token)
-            .await
-            .map_err(ctx)
+        api.write(
+            name.as_str(),
+            &value,
+            opts,
+            self.config.kms_key_id.as_deref(),
+            self.recovery_window(),
+            &token,
+        )
+        .await
+        .map_err(ctx)
     }
 
     async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
@@ -591,42 +338,14 @@ impl SecretStore for AwsStore {
         let window = if opts.force {
             None
         } else {
-            let days = opts
-                .recovery_window_days
-                .unwrap_or(self.settings.recovery_window_days);
+            let days = opts.recovery_window_days.unwrap_or(self.recovery_window());
             check_recovery_window(days).map_err(|why| ctx(Error::new(ErrorKind::Config, why)))?;
             Some(i64::from(days))
         };
-        let client = self.client().await.map_err(ctx)?;
-        let res = client
-            .delete_secret()
-            .secret_id(name.as_str())
-            .set_recovery_window_in_days(window)
-            .set_force_delete_without_recovery(opts.force.then_some(true))
-            .send()
-            .await;
-        let err = match res {
-            Ok(_) => return Ok(()),
-            Err(e) => e,
-        };
-        let (not_found, invalid) = match err.as_service_error() {
-            Some(s) => (
-                s.is_resource_not_found_exception(),
-                s.is_invalid_request_exception(),
-            ),
-            None => (false, false),
-        };
-        if not_found {
-            return Ok(());
-        }
-        if invalid {
-            // Already scheduled for deletion (or purged meanwhile): the delete has happened.
-            if let Ok(State::Deleted(_) | State::Missing) = self.state(client, name.as_str()).await
-            {
-                return Ok(());
-            }
-        }
-        Err(ctx(error::from_sdk(err)))
+        let api = self.api().await.map_err(ctx)?;
+        api.delete(name.as_str(), window, opts.force)
+            .await
+            .map_err(ctx)
     }
 
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
@@ -635,126 +354,7 @@ impl SecretStore for AwsStore {
         if prefix.is_some_and(api::prefix_is_impossible) {
             return Ok(Vec::new());
         }
-        let client = self.client().await.map_err(ctx)?;
-        // The service's name filter is a case-insensitive prefix match: filter again exactly.
-        let filters = prefix.map(|p| {
-            vec![
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(p)
-                    .build(),
-            ]
-        });
-        let mut names = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = client
-                .list_secrets()
-                .max_results(LIST_PAGE_SIZE)
-                .set_filters(filters.clone())
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| ctx(error::from_sdk(e)))?;
-            for entry in out.secret_list() {
-                let Some(n) = entry.name() else { continue };
-                if entry.deleted_date().is_some() || prefix.is_some_and(|p| !n.starts_with(p)) {
-                    continue;
-                }
-                match SecretName::new(n) {
-                    Ok(name) => names.push(name),
-                    Err(_) => tracing::debug!(
-                        provider = PROVIDER,
-                        "skipping a listed name Strongroom cannot address"
-                    ),
-                }
-            }
-            next = out.next_token;
-            if next.is_none() {
-                break;
-            }
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strongroom_testkit::servers::moto::{self, Moto};
-
-    async fn versions(client: &Client, id: &str) -> usize {
-        client
-            .list_secret_version_ids()
-            .secret_id(id)
-            .include_deprecated(true)
-            .send()
-            .await
-            .unwrap()
-            .versions()
-            .len()
-    }
-
-    /// A write retried with the same ClientRequestToken (as the SDK does after a lost answer)
-    /// is applied once, on the create path and on the put path.
-    #[tokio::test]
-    async fn a_retried_write_is_applied_once() {
-        let moto = Moto::start().await;
-        let store = AwsBuilder::new()
-            .with_region(moto::REGION)
-            .with_endpoint_url(moto.endpoint())
-            .with_access_key(moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY, None)
-            .build()
-            .unwrap();
-        let client = store.client().await.unwrap();
-        let opts = WriteOptions::new();
-        let value = SecretValue::from("v1");
-
-        let token = api::request_token();
-        let a = store
-            .write_inner(client, "idem/a", &value, &opts, &token)
-            .await
-            .unwrap();
-        let b = store
-            .write_inner(client, "idem/a", &value, &opts, &token)
-            .await
-            .unwrap();
-        assert_eq!(a.version.as_deref(), Some(token.as_str()));
-        assert_eq!(a, b);
-        assert_eq!(versions(client, "idem/a").await, 1, "create applied once");
-
-        let token = api::request_token();
-        let v2 = SecretValue::from("v2");
-        store
-            .write_inner(client, "idem/a", &v2, &opts, &token)
-            .await
-            .unwrap();
-        store
-            .write_inner(client, "idem/a", &v2, &opts, &token)
-            .await
-            .unwrap();
-        assert_eq!(versions(client, "idem/a").await, 2, "put applied once");
-        let previous = store
-            .read(
-                &SecretName::new("idem/a").unwrap(),
-                &ReadOptions::new().stage("AWSPREVIOUS"),
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            previous.value.expose_str().unwrap(),
-            "v1",
-            "the retry did not push v1 out"
-        );
-
-        // A different write (new token) is a new version.
-        store
-            .write(&SecretName::new("idem/a").unwrap(), "v3".into(), &opts)
-            .await
-            .unwrap();
-        assert_eq!(versions(client, "idem/a").await, 3);
+        let api = self.api().await.map_err(ctx)?;
+        api.list(prefix, self.budget()).await.map_err(ctx)
     }
 }

@@ -1,15 +1,22 @@
-//! strongroom-aws against a real moto server (one per test, on a free port).
+//! strongroom-aws against a real moto server (one per test, on a free port), through a
+//! recording pass-through that counts the AWS calls.
 //!
-//! Run: `STRONGROOM_REQUIRE_SERVERS=1 AWS_EC2_METADATA_DISABLED=true cargo test -p strongroom-aws`
-//! (`moto_server` from `target/strongroom-venv/bin`, `$STRONGROOM_MOTO_SERVER_BIN` or `PATH`).
+//! Run: `source /work/testenv.sh && cargo test -p strongroom-aws` (`moto_server` from
+//! `target/strongroom-venv/bin`, `$STRONGROOM_MOTO_SERVER_BIN` or `PATH`).
 
+mod common;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use common::Stack;
 use strongroom_aws::{AwsBuilder, AwsStore};
+use strongroom_core::config::HttpConfig;
 use strongroom_core::{
-    DeleteOptions, ErrorKind, ReadOptions, SecretName, SecretStore, SecretValue, WriteOptions,
+    DeleteOptions, ErrorKind, ReadOptions, SecretName, SecretStore, SecretStoreExt, SecretValue,
+    WriteOptions,
 };
 use strongroom_testkit::servers::moto::{self, Moto};
 use strongroom_testkit::{conformance, logs, sentinel};
@@ -27,11 +34,29 @@ async fn start() -> (Moto, AwsStore) {
     (moto, store)
 }
 
+/// moto behind a recorder, and a store that goes through it.
+async fn recorded() -> (Stack, AwsStore) {
+    let stack = Stack::start().await;
+    let store = stack.builder().build().expect("store");
+    (stack, store)
+}
+
+/// A plain SDK client on moto, to look at what the store wrote.
+fn sdk(moto: &Moto) -> aws_sdk_secretsmanager::Client {
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(moto::REGION))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
+}
+
 fn name(s: &str) -> SecretName {
     SecretName::new(s).unwrap()
 }
 
-async fn put(store: &AwsStore, n: &str, v: &str) -> Option<String> {
+async fn put(store: &impl SecretStore, n: &str, v: &str) -> Option<String> {
     store
         .write(&name(n), v.into(), &WriteOptions::new())
         .await
@@ -39,7 +64,7 @@ async fn put(store: &AwsStore, n: &str, v: &str) -> Option<String> {
         .version
 }
 
-async fn get(store: &AwsStore, n: &str, opts: &ReadOptions) -> Option<String> {
+async fn get(store: &impl SecretStore, n: &str, opts: &ReadOptions) -> Option<String> {
     store
         .read(&name(n), opts)
         .await
@@ -47,10 +72,10 @@ async fn get(store: &AwsStore, n: &str, opts: &ReadOptions) -> Option<String> {
         .map(|s| s.value.expose_str().unwrap().to_owned())
 }
 
-/// moto's request log is written just after the answer: give it a moment before counting.
-async fn api_requests(moto: &Moto) -> usize {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    moto.api_requests()
+fn values(got: &[(SecretName, Option<strongroom_core::Secret>)]) -> Vec<Option<String>> {
+    got.iter()
+        .map(|(_, s)| s.as_ref().map(|s| s.value.expose_str().unwrap().to_owned()))
+        .collect()
 }
 
 /// A loopback listener that counts connections and drops them (an endpoint that must not be
@@ -84,7 +109,7 @@ async fn conformance_suite_passes_against_moto() {
 
 #[tokio::test]
 async fn json_fields_and_the_last_segment_form() {
-    let (moto, store) = start().await;
+    let (stack, store) = recorded().await;
     put(
         &store,
         "app/db",
@@ -93,65 +118,48 @@ async fn json_fields_and_the_last_segment_form() {
     .await;
 
     // `#field`.
+    let field = |f: &str| ReadOptions::new().field(f);
     assert_eq!(
-        get(&store, "app/db", &ReadOptions::new().field("user"))
-            .await
-            .as_deref(),
+        get(&store, "app/db", &field("user")).await.as_deref(),
         Some("app")
     );
     assert_eq!(
-        get(&store, "app/db", &ReadOptions::new().field("port"))
-            .await
-            .as_deref(),
+        get(&store, "app/db", &field("port")).await.as_deref(),
         Some("5432")
     );
-    assert_eq!(
-        get(&store, "app/db", &ReadOptions::new().field("nope")).await,
-        None
-    );
+    assert_eq!(get(&store, "app/db", &field("nope")).await, None);
 
     // The CloverDX form: the last segment is the key of the parent secret.
+    let plain = ReadOptions::new();
     assert_eq!(
-        get(&store, "app/db/password", &ReadOptions::new())
-            .await
-            .as_deref(),
+        get(&store, "app/db/password", &plain).await.as_deref(),
         Some("pw-1")
     );
     assert_eq!(
-        get(&store, "app/db/user", &ReadOptions::new())
-            .await
-            .as_deref(),
+        get(&store, "app/db/user", &plain).await.as_deref(),
         Some("app")
     );
-    assert_eq!(
-        get(&store, "app/db/missing", &ReadOptions::new()).await,
-        None
-    );
-    assert_eq!(get(&store, "nothing/here", &ReadOptions::new()).await, None);
+    assert_eq!(get(&store, "app/db/missing", &plain).await, None);
+    assert_eq!(get(&store, "nothing/here", &plain).await, None);
 
     // The full name wins when it exists.
     put(&store, "app/db/password", "standalone").await;
     assert_eq!(
-        get(&store, "app/db/password", &ReadOptions::new())
-            .await
-            .as_deref(),
+        get(&store, "app/db/password", &plain).await.as_deref(),
         Some("standalone")
     );
 
     // A plain (non-JSON) parent has no keys.
     put(&store, "plain", "just-text").await;
-    assert_eq!(get(&store, "plain/key", &ReadOptions::new()).await, None);
+    assert_eq!(get(&store, "plain/key", &plain).await, None);
 
     // A field of a non-JSON secret is an error that does not show the value.
-    let err = store
-        .read(&name("plain"), &ReadOptions::new().field("x"))
-        .await
-        .unwrap_err();
+    let err = store.read(&name("plain"), &field("x")).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Protocol);
     assert!(!format!("{err} {err:?}").contains("just-text"));
 
-    // read_many resolves the same forms (one more batch call for the parents).
-    let before = api_requests(&moto).await;
+    // read_many resolves the same forms, with one more batch call for the parents.
+    stack.rec.clear();
     let got = store
         .read_many(
             &[
@@ -160,16 +168,12 @@ async fn json_fields_and_the_last_segment_form() {
                 name("app/db/missing"),
                 name("plain"),
             ],
-            &ReadOptions::new(),
+            &plain,
         )
         .await
         .unwrap();
-    let values: Vec<Option<String>> = got
-        .iter()
-        .map(|(_, s)| s.as_ref().map(|s| s.value.expose_str().unwrap().to_owned()))
-        .collect();
     assert_eq!(
-        values,
+        values(&got),
         [
             Some("app".into()),
             Some("standalone".into()),
@@ -178,17 +182,18 @@ async fn json_fields_and_the_last_segment_form() {
         ]
     );
     assert_eq!(
-        api_requests(&moto).await - before,
-        2,
+        stack.rec.ops(),
+        ["BatchGetSecretValue", "BatchGetSecretValue"],
         "one batch for the names, one for the parents"
     );
 
     // The fallback can be turned off.
-    let strict = builder(&moto)
+    let strict = stack
+        .builder()
         .with_json_key_fallback(false)
         .build()
         .unwrap();
-    assert_eq!(get(&strict, "app/db/user", &ReadOptions::new()).await, None);
+    assert_eq!(get(&strict, "app/db/user", &plain).await, None);
     assert_ne!(
         strict.info().address.to_string(),
         store.info().address.to_string(),
@@ -198,7 +203,7 @@ async fn json_fields_and_the_last_segment_form() {
 
 #[tokio::test]
 async fn batch_reads_over_twenty_names_with_a_missing_one() {
-    let (moto, store) = start().await;
+    let (stack, store) = recorded().await;
     let names: Vec<SecretName> = (0..25)
         .map(|i| name(&format!("batch/item-{i:02}")))
         .collect();
@@ -214,12 +219,11 @@ async fn batch_reads_over_twenty_names_with_a_missing_one() {
     ask.insert(3, missing.clone());
     ask.push(names[0].clone());
 
-    let before = api_requests(&moto).await;
+    stack.rec.clear();
     let got = store
         .read_many(&ask, &ReadOptions::new())
         .await
         .expect("read_many");
-    let calls = api_requests(&moto).await - before;
     assert_eq!(got.len(), 26, "each distinct name once");
     assert_eq!(got[3].0, missing);
     assert!(got[3].1.is_none(), "the missing name is None");
@@ -237,18 +241,20 @@ async fn batch_reads_over_twenty_names_with_a_missing_one() {
     }
     // 26 ids → 2 batch calls (20 + 6), plus 1 for the missing name's parent `batch`.
     assert_eq!(
-        calls, 3,
+        stack.rec.ops(),
+        ["BatchGetSecretValue"; 3],
         "read_many must use BatchGetSecretValue, 20 ids per call"
     );
 
     // Without the fallback the missing name costs nothing extra.
-    let strict = builder(&moto)
+    let strict = stack
+        .builder()
         .with_json_key_fallback(false)
         .build()
         .unwrap();
-    let before = api_requests(&moto).await;
+    stack.rec.clear();
     strict.read_many(&ask, &ReadOptions::new()).await.unwrap();
-    assert_eq!(api_requests(&moto).await - before, 2);
+    assert_eq!(stack.rec.ops(), ["BatchGetSecretValue"; 2]);
 
     // A field applies to every batch entry.
     put(&store, "batch/json", r#"{"k":"v"}"#).await;
@@ -257,6 +263,59 @@ async fn batch_reads_over_twenty_names_with_a_missing_one() {
         .await
         .unwrap();
     assert_eq!(got[0].1.as_ref().unwrap().value.expose_str().unwrap(), "v");
+}
+
+/// issue 16.9: with prefix `litellm/`, the last-segment fallback never reads the secret
+/// `litellm` one level above the prefix (nor anything else outside it).
+#[tokio::test]
+async fn the_key_fallback_never_leaves_the_prefix() {
+    let (stack, store) = recorded().await;
+    put(&store, "litellm", r#"{"x":"above-the-prefix","k":"no"}"#).await;
+    put(&store, "litellm/db", r#"{"password":"inside"}"#).await;
+    let store = Arc::new(store);
+    let scoped = Arc::clone(&store).with_prefix("litellm/");
+
+    stack.rec.clear();
+    assert_eq!(get(&scoped, "x", &ReadOptions::new()).await, None);
+    assert_eq!(
+        stack.rec.ops(),
+        ["GetSecretValue"],
+        "only `litellm/x` is read, never `litellm`"
+    );
+    // Inside the prefix the fallback works as before.
+    assert_eq!(
+        get(&scoped, "db/password", &ReadOptions::new())
+            .await
+            .as_deref(),
+        Some("inside")
+    );
+
+    // read_many: `x` finds nothing and no parent batch is sent; `db/password` still resolves.
+    stack.rec.clear();
+    let got = scoped
+        .read_many(&[name("x"), name("k")], &ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(values(&got), [None, None]);
+    assert_eq!(stack.rec.ops(), ["BatchGetSecretValue"]);
+    let got = scoped
+        .read_many(&[name("x"), name("db/password")], &ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(values(&got), [None, Some("inside".into())]);
+
+    // The store itself, unscoped, still reads `litellm/x` as field `x` of `litellm`.
+    assert_eq!(
+        get(&*store, "litellm/x", &ReadOptions::new())
+            .await
+            .as_deref(),
+        Some("above-the-prefix")
+    );
+    // And a `within` given without the trailing slash is no way out either.
+    assert_eq!(
+        get(&*store, "litellm/x", &ReadOptions::new().within("litellm")).await,
+        None
+    );
 }
 
 #[tokio::test]
@@ -268,17 +327,6 @@ async fn writing_a_name_scheduled_for_deletion_restores_then_puts() {
         .delete(&n, &DeleteOptions::new())
         .await
         .expect("delete with the default window");
-
-    // A read says it is scheduled for deletion (a Conflict with a hint), not Ok(None).
-    let err = store.read(&n, &ReadOptions::new()).await.unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Conflict, "{err}");
-    assert!(err.message().contains("scheduled for deletion"), "{err}");
-    assert!(err.hint().unwrap().contains("restore"), "{err}");
-    let err = store
-        .read_many(std::slice::from_ref(&n), &ReadOptions::new())
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Conflict, "{err}");
     assert!(
         store.list(Some("litellm/")).await.unwrap().is_empty(),
         "hidden from list"
@@ -318,6 +366,60 @@ async fn writing_a_name_scheduled_for_deletion_restores_then_puts() {
             .as_deref(),
         Some("new-value")
     );
+}
+
+/// issue 17.4: a secret scheduled for deletion reads as not found (the CLI exits 1, as
+/// LiteLLM returns None), and the error gives the deletion date.
+#[tokio::test]
+async fn a_secret_scheduled_for_deletion_reads_as_not_found_with_its_date() {
+    let (stack, store) = recorded().await;
+    let n = name("litellm/deleted");
+    put(&store, n.as_str(), "old-value").await;
+    put(&store, "litellm/json", r#"{"k":"v"}"#).await;
+    store
+        .delete(&n, &DeleteOptions::new().recovery_window_days(7))
+        .await
+        .unwrap();
+    store
+        .delete(&name("litellm/json"), &DeleteOptions::new())
+        .await
+        .unwrap();
+    let described = sdk(&stack.moto)
+        .describe_secret()
+        .secret_id(n.as_str())
+        .send()
+        .await
+        .unwrap();
+    let date =
+        std::time::SystemTime::try_from(*described.deleted_date().expect("deleted date")).unwrap();
+    let date = humantime::format_rfc3339_seconds(date).to_string();
+
+    let err = store.read(&n, &ReadOptions::new()).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::NotFound, "{err}");
+    assert!(!err.is_temporary());
+    assert!(err.message().contains("scheduled for deletion"), "{err}");
+    assert!(err.message().contains(&date), "{err} should give {date}");
+    assert!(err.hint().unwrap().contains("restore"), "{err}");
+    assert_eq!(err.name(), Some(n.as_str()));
+    assert!(!format!("{err:?}").contains("old-value"));
+
+    let err = store
+        .read_many(&[name("litellm/other"), n.clone()], &ReadOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::NotFound, "{err}");
+    assert!(err.message().contains(&date), "{err}");
+
+    // As the parent of the last-segment form, a deleted secret simply has no keys.
+    assert_eq!(
+        get(&store, "litellm/json/k", &ReadOptions::new()).await,
+        None
+    );
+    let got = store
+        .read_many(&[name("litellm/json/k")], &ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(values(&got), [None]);
 }
 
 #[tokio::test]
@@ -383,9 +485,9 @@ async fn recovery_window_and_names_are_checked_before_any_call() {
     assert!(connections.load(Ordering::SeqCst) >= 1);
 
     // Against moto: the refused deletes send no request.
-    let (moto, store) = start().await;
+    let (stack, store) = recorded().await;
     put(&store, "kept", "v").await;
-    let before = api_requests(&moto).await;
+    let before = stack.rec.requests();
     for days in [6, 31] {
         store
             .delete(
@@ -396,7 +498,7 @@ async fn recovery_window_and_names_are_checked_before_any_call() {
             .unwrap_err();
     }
     assert_eq!(
-        api_requests(&moto).await,
+        stack.rec.requests(),
         before,
         "no request for a refused delete"
     );
@@ -406,7 +508,8 @@ async fn recovery_window_and_names_are_checked_before_any_call() {
     );
     // A store-wide default outside 7–30 is refused at build time.
     assert_eq!(
-        builder(&moto)
+        stack
+            .builder()
             .with_recovery_window_days(45)
             .build()
             .unwrap_err()
@@ -607,16 +710,17 @@ async fn binary_values_round_trip() {
 
 #[tokio::test]
 async fn list_pages_and_filters_exactly() {
-    let (_moto, store) = start().await;
+    let (stack, store) = recorded().await;
     let store = Arc::new(store);
     let writes = (0..105).map(|i| {
         let store = Arc::clone(&store);
-        async move { put(&store, &format!("many/item-{i:03}"), "v").await }
+        async move { put(&*store, &format!("many/item-{i:03}"), "v").await }
     });
     futures_util::future::join_all(writes).await;
-    put(&store, "Many/upper", "v").await;
-    put(&store, "other/x", "v").await;
+    put(&*store, "Many/upper", "v").await;
+    put(&*store, "other/x", "v").await;
 
+    stack.rec.clear();
     let listed = store.list(Some("many/")).await.unwrap();
     assert_eq!(
         listed.len(),
@@ -624,27 +728,170 @@ async fn list_pages_and_filters_exactly() {
         "all pages, and only the exact (case-sensitive) prefix"
     );
     assert!(listed.iter().all(|n| n.as_str().starts_with("many/")));
+    assert_eq!(stack.rec.ops(), ["ListSecrets"; 2], "100 per page");
     assert_eq!(store.list(None).await.unwrap().len(), 107);
     assert!(store.list(Some("nomatch/")).await.unwrap().is_empty());
 }
 
+/// Paging is bounded by `max_pages` and `max_list_items` (issue 15): past either, the list
+/// ends with a `LimitExceeded` error instead of following the server.
 #[tokio::test]
-async fn description_and_tags_on_create_and_update() {
-    let (_moto, store) = start().await;
+async fn list_paging_is_bounded() {
+    let (stack, store) = recorded().await;
+    let store = Arc::new(store);
+    futures_util::future::join_all((0..101).map(|i| {
+        let store = Arc::clone(&store);
+        async move { put(&*store, &format!("paged/item-{i:03}"), "v").await }
+    }))
+    .await;
+    let bounded = |pages: u64, items: u64| {
+        let mut http = HttpConfig::default();
+        http.max_pages = pages;
+        http.max_list_items = items;
+        stack.builder().with_http(http).build().unwrap()
+    };
+
+    let one_page = bounded(1, 100_000);
+    stack.rec.clear();
+    let err = one_page.list(Some("paged/")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::LimitExceeded, "{err}");
+    assert!(err.to_string().contains("max_pages"), "{err}");
+    assert_eq!(err.provider(), "aws");
+    assert_eq!(
+        stack.rec.ops(),
+        ["ListSecrets"; 2],
+        "stops at the second page"
+    );
+
+    let few_items = bounded(1_000, 50);
+    stack.rec.clear();
+    let err = few_items.list(Some("paged/")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::LimitExceeded, "{err}");
+    assert!(err.to_string().contains("max_list_items"), "{err}");
+    assert_eq!(stack.rec.ops(), ["ListSecrets"], "stops at the first page");
+
+    assert_eq!(
+        bounded(2, 101).list(Some("paged/")).await.unwrap().len(),
+        101
+    );
+}
+
+/// issue 18.5: description and tags are stored natively — with `CreateSecret` for a new
+/// secret; `UpdateSecret` (value and description in one call) and `TagResource` for an
+/// existing one, or one that is restored.
+#[tokio::test]
+async fn description_and_tags_on_create_update_and_restore() {
+    let (stack, store) = recorded().await;
+    let aws = sdk(&stack.moto);
+    let described = |id: &'static str| {
+        let aws = aws.clone();
+        async move {
+            let out = aws.describe_secret().secret_id(id).send().await.unwrap();
+            let tags: HashMap<String, String> = out
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+                .collect();
+            (out.description().map(str::to_owned), tags)
+        }
+    };
+    let tags = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
     let n = name("meta/secret");
+
     let opts = WriteOptions::new()
         .description("for the proxy")
         .tag("team", "ml");
+    stack.rec.clear();
     store.write(&n, "v1".into(), &opts).await.unwrap();
-    store
-        .write(&n, "v2".into(), &opts.clone().tag("env", "prod"))
-        .await
-        .unwrap();
+    assert_eq!(
+        stack.rec.ops(),
+        ["CreateSecret"],
+        "one call for a new secret"
+    );
+    assert_eq!(
+        described("meta/secret").await,
+        (Some("for the proxy".into()), tags(&[("team", "ml")]))
+    );
+
+    stack.rec.clear();
+    let opts = WriteOptions::new()
+        .description("rotated")
+        .tag("env", "prod");
+    store.write(&n, "v2".into(), &opts).await.unwrap();
+    assert_eq!(
+        stack.rec.ops(),
+        [
+            "CreateSecret",
+            "DescribeSecret",
+            "UpdateSecret",
+            "TagResource"
+        ]
+    );
+    assert_eq!(
+        described("meta/secret").await,
+        (
+            Some("rotated".into()),
+            tags(&[("team", "ml"), ("env", "prod")])
+        ),
+        "tags are added to the existing ones"
+    );
     assert_eq!(
         get(&store, n.as_str(), &ReadOptions::new())
             .await
             .as_deref(),
         Some("v2")
+    );
+    assert_eq!(
+        get(&store, n.as_str(), &ReadOptions::new().stage("AWSPREVIOUS"))
+            .await
+            .as_deref(),
+        Some("v1")
+    );
+
+    // Without metadata: a plain new version, the metadata kept.
+    stack.rec.clear();
+    store
+        .write(&n, "v3".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        stack.rec.ops(),
+        ["CreateSecret", "DescribeSecret", "PutSecretValue"]
+    );
+    assert_eq!(described("meta/secret").await.0.as_deref(), Some("rotated"));
+
+    // A name scheduled for deletion: restored, then the value, description and tags.
+    store.delete(&n, &DeleteOptions::new()).await.unwrap();
+    stack.rec.clear();
+    let opts = WriteOptions::new().description("back").tag("team", "infra");
+    store.write(&n, "v4".into(), &opts).await.unwrap();
+    assert_eq!(
+        stack.rec.ops(),
+        [
+            "CreateSecret",
+            "DescribeSecret",
+            "RestoreSecret",
+            "UpdateSecret",
+            "TagResource"
+        ]
+    );
+    assert_eq!(
+        described("meta/secret").await,
+        (
+            Some("back".into()),
+            tags(&[("team", "infra"), ("env", "prod")])
+        )
+    );
+    assert_eq!(
+        get(&store, n.as_str(), &ReadOptions::new())
+            .await
+            .as_deref(),
+        Some("v4")
     );
 }
 
