@@ -631,6 +631,46 @@ mod tests {
     }
 
     #[test]
+    fn the_configuration_table_matches_the_fields() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/configuration.md"
+        ))
+        .unwrap();
+        let section = doc.split("\n## hcp-vault\n").nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        let rows: Vec<Vec<String>> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                l.split(" | ")
+                    .map(|c| c.trim_matches(['|', ' ']).to_owned())
+                    .collect()
+            })
+            .collect();
+        let fields = HcpVaultConfig::fields();
+        assert_eq!(rows.len(), fields.len());
+        for (row, f) in rows.iter().zip(&fields) {
+            let path = if f.http {
+                format!("`http.{}`", f.key)
+            } else {
+                format!("`{}`", f.key)
+            };
+            let env: Vec<String> = f.env.iter().map(|e| format!("`{e}`")).collect();
+            let default = if f.default.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("`{}`", f.default)
+            };
+            assert_eq!(
+                row[..4],
+                [path, format!("`{}`", f.key), env.join(", "), default],
+                "{row:?}"
+            );
+        }
+    }
+
+    #[test]
     fn token_from_env_with_fallbacks() {
         let s = store(&[
             ("VAULT_ADDR", "http://127.0.0.1:9/"),
