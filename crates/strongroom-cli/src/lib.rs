@@ -1,26 +1,46 @@
 //! The `strongroom` command (the binary calls [`main`]; the library exists so the
 //! end-to-end tests can build the same command under their own binary name).
 //!
-//! Exit codes: 0 ok, 1 not found, 2 usage or configuration, 3 access denied, 4 backend error.
+//! Exit codes: 0 ok, 1 not found, 2 usage or configuration, 3 access denied, 4 backend error,
+//! 5 operation not supported by the backend (JSON status `not_supported`).
 //! No secret value is printed except by `get`, `render` and the child of `run`; values are
-//! never taken from the command line.
+//! never taken from the command line. The process turns core dumps off for itself first.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use strongroom::litellm::LiteLlmConfig;
+use strongroom::trust::TrustStore;
 use strongroom::{
-    AccessMode, CacheKey, CachePolicy, DeleteOptions, Error, ErrorKind, FileStore, Manager,
-    MemoryCache, ReadOptions, Registry, SecretName, SecretValue, WriteOptions,
+    AccessMode, CachePolicy, DeleteOptions, Error, ErrorKind, Manager, MemoryCache, ReadOptions,
+    Registry, SecretName, SecretStoreExt, SecretValue, WriteOptions,
 };
 use zeroize::Zeroizing;
+
+mod process;
+
+pub use process::{escape_terminal, harden_process};
+
+/// Exit code: the secret does not exist.
+pub const EXIT_NOT_FOUND: u8 = 1;
+/// Exit code: bad usage or configuration.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code: refused by policy, groups or the backend.
+pub const EXIT_DENIED: u8 = 3;
+/// Exit code: the backend (or the network) failed.
+pub const EXIT_BACKEND: u8 = 4;
+/// Exit code: the backend cannot do this operation (Conjur delete).
+pub const EXIT_NOT_SUPPORTED: u8 = 5;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "strongroom",
     version,
-    about = "Read, write and render secrets across secret managers"
+    about = "Read, write and render secrets across secret managers",
+    after_help = "Exit codes: 0 ok, 1 not found, 2 usage or configuration, 3 access denied, 4 backend error, 5 not supported by the backend."
 )]
 struct Cli {
     #[command(flatten)]
@@ -31,12 +51,23 @@ struct Cli {
 
 #[derive(Args, Debug)]
 struct Global {
-    /// Configuration file (TOML). Default: ./strongroom.toml if present, else LiteLLM-style
-    /// environment (KEY_MANAGEMENT_SYSTEM), else the embedded default: a local JSON file
-    /// (.strongroom/secrets.json, or $STRONGROOM_FILE) as the manager `local`.
+    /// Configuration file (TOML), used as given. Default: ./strongroom.toml once trusted
+    /// (`strongroom trust`), else LiteLLM-style environment (KEY_MANAGEMENT_SYSTEM), else the
+    /// embedded default: a local file store (.strongroom/secrets.json, or $STRONGROOM_FILE) as
+    /// the manager `local`.
     #[arg(long, global = true, env = "STRONGROOM_CONFIG")]
     config: Option<PathBuf>,
-    /// Caller group (repeatable); managers with allowed_groups need one of them.
+    /// A LiteLLM proxy config.yaml: managers from its general_settings; `run` also passes every
+    /// os.environ/NAME it references to the child.
+    #[arg(
+        long,
+        global = true,
+        env = "STRONGROOM_LITELLM_CONFIG",
+        conflicts_with = "config"
+    )]
+    litellm_config: Option<PathBuf>,
+    /// Caller group (repeatable); managers with allowed_groups need one of them. Groups come
+    /// from you: they guard against mistakes, they do not authenticate.
     #[arg(
         long = "group",
         global = true,
@@ -83,6 +114,12 @@ enum Command {
         /// Keep a trailing newline (by default one trailing newline is removed).
         #[arg(long)]
         raw: bool,
+        /// A description stored with the secret, where the backend keeps one.
+        #[arg(long)]
+        description: Option<String>,
+        /// A tag KEY=VALUE stored with the secret (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -94,6 +131,21 @@ enum Command {
         /// Remove for good where the backend keeps a recoverable copy.
         #[arg(long)]
         force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate a secret: write NEW with the value from stdin, read it back, then delete OLD.
+    /// A failure at any step leaves OLD readable and names the step.
+    Rotate {
+        /// The current name.
+        old: String,
+        /// The new name (may equal OLD: an overwrite, checked the same way).
+        new: String,
+        #[arg(long, short)]
+        manager: Option<String>,
+        /// Keep a trailing newline of the value.
+        #[arg(long)]
+        raw: bool,
         #[arg(long)]
         json: bool,
     },
@@ -111,21 +163,26 @@ enum Command {
         /// Template file, or - for stdin.
         file: String,
     },
-    /// Run a command with secrets in its environment only.
+    /// Run a command with secrets in its environment only. The child gets this process's
+    /// environment minus every credential the configuration uses, plus the rendered --env
+    /// values (and, with --litellm-config, every os.environ/NAME of the file).
     Run {
         /// NAME=TEMPLATE, e.g. DB_PASSWORD='${secret:vault/db#password}' (repeatable).
         #[arg(long = "env", value_name = "NAME=TEMPLATE")]
         envs: Vec<String>,
+        /// Give the child only the --env values plus PATH, HOME, LANG and TERM.
+        #[arg(long)]
+        clean_env: bool,
         /// The command and its arguments (after --).
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
-    /// Inspect or clear the cache (names and expiry only, never values).
+    /// Inspect or clear the cache (names and expiry only, never values) of your managers.
     Cache {
         #[command(subcommand)]
         action: CacheAction,
     },
-    /// The configured managers and a health check of each.
+    /// The configured managers and a health check of each you may use.
     Managers {
         #[arg(long)]
         json: bool,
@@ -144,16 +201,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Trust a configuration file of a working directory (default ./strongroom.toml): records
+    /// its path and content hash; an edited file needs trusting again.
+    Trust {
+        /// The file.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 enum CacheAction {
-    /// List cached entries: names and expiry.
+    /// List cached entries of your managers: names and expiry.
     Ls {
         #[arg(long)]
         json: bool,
     },
-    /// Clear the cache, or one secret's entries.
+    /// Clear your managers' entries, or one secret's.
     Clear {
         name: Option<String>,
         #[arg(long, short)]
@@ -161,17 +224,20 @@ enum CacheAction {
     },
 }
 
-fn exit_code(err: &Error) -> u8 {
+/// The exit code of an error.
+pub fn exit_code(err: &Error) -> u8 {
     match err.kind() {
-        ErrorKind::NotFound => 1,
-        ErrorKind::Config | ErrorKind::InvalidName => 2,
-        ErrorKind::AccessDenied | ErrorKind::Unauthorized | ErrorKind::Forbidden => 3,
-        _ => 4,
+        ErrorKind::NotFound => EXIT_NOT_FOUND,
+        ErrorKind::Config | ErrorKind::InvalidName => EXIT_CONFIG,
+        ErrorKind::AccessDenied | ErrorKind::Unauthorized | ErrorKind::Forbidden => EXIT_DENIED,
+        ErrorKind::Unsupported => EXIT_NOT_SUPPORTED,
+        _ => EXIT_BACKEND,
     }
 }
 
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
+    let hardening = harden_process();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.global.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -179,6 +245,9 @@ pub fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if let Err(why) = &hardening {
+        tracing::warn!("could not turn core dumps off: {why}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -187,43 +256,64 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("strongroom: cannot start: {e}");
-            return ExitCode::from(4);
+            return ExitCode::from(EXIT_BACKEND);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("strongroom: {err}");
+            eprintln!("strongroom: {}", escape_terminal(&err.to_string()));
             ExitCode::from(exit_code(&err))
         }
     }
 }
 
-async fn load_registry(global: &Global) -> Result<Registry, Error> {
+/// Where the configuration comes from.
+enum Source {
+    Registry(Registry),
+    LiteLlm(Registry, Box<LiteLlmConfig>),
+}
+
+async fn load(global: &Global) -> Result<Source, Error> {
     if let Some(path) = &global.config {
-        return Registry::from_file(path).await;
+        return Ok(Source::Registry(Registry::from_file(path).await?));
     }
-    let local = PathBuf::from("strongroom.toml");
+    if let Some(path) = &global.litellm_config {
+        let config = LiteLlmConfig::from_file(path)?;
+        let registry = config.registry().await?;
+        return Ok(Source::LiteLlm(registry, Box::new(config)));
+    }
+    let local = Path::new("strongroom.toml");
     if local.exists() {
-        return Registry::from_file(local).await;
+        // A file in the working directory came with whatever was checked out there: it is
+        // used only once the user trusted this content.
+        let text = TrustStore::user()?.load(local)?;
+        let registry = Registry::from_toml_str(&text)
+            .await
+            .map_err(|e| e.with_hint("in ./strongroom.toml"))?;
+        return Ok(Source::Registry(registry));
     }
     if Registry::litellm_env_present() {
-        return Registry::from_litellm_env().await;
+        return Ok(Source::Registry(Registry::from_litellm_env().await?));
     }
     // The embedded default: a JSON file store with an in-memory cache.
     let cache: std::sync::Arc<dyn strongroom::SecretCache> =
         std::sync::Arc::new(MemoryCache::default());
     let mut registry = Registry::new(Some(cache.clone()));
+    let store = {
+        use strongroom::config::StoreConfig;
+        strongroom::builtin::FileConfig::default().build()?
+    };
     registry.insert(Manager::new(
         "local",
         "file",
-        std::sync::Arc::new(FileStore::new(strongroom::providers::default_file_path())),
+        std::sync::Arc::new(store),
         Some((cache, CachePolicy::new("local"))),
         "",
         AccessMode::ReadAndWrite,
         None,
     )?)?;
-    Ok(registry)
+    Ok(Source::Registry(registry))
 }
 
 fn pick<'a>(
@@ -232,11 +322,8 @@ fn pick<'a>(
     groups: &[String],
 ) -> Result<&'a Manager, Error> {
     match manager {
-        Some(m) => registry.manager_for(m, groups),
-        None => {
-            let m = registry.default_manager()?;
-            registry.manager_for(m.name(), groups)
-        }
+        Some(m) => registry.manager(m, groups),
+        None => registry.default_manager(groups),
     }
 }
 
@@ -244,10 +331,74 @@ fn print_json(v: serde_json::Value) {
     println!("{v}");
 }
 
+fn read_value(from_file: Option<&Path>, raw: bool) -> Result<SecretValue, Error> {
+    let mut buf = Zeroizing::new(Vec::new());
+    match from_file {
+        Some(path) => {
+            let mut f = std::fs::File::open(path).map_err(|e| {
+                Error::config(
+                    "--from-file",
+                    format!("cannot open `{}`: {e}", path.display()),
+                )
+            })?;
+            f.read_to_end(&mut buf).map_err(io_err)?;
+        }
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("reading the value from stdin; end with Ctrl-D");
+            }
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buf)
+                .map_err(io_err)?;
+        }
+    }
+    if !raw {
+        let len = buf.len();
+        if buf.ends_with(b"\r\n") {
+            buf.truncate(len - 2);
+        } else if buf.ends_with(b"\n") {
+            buf.truncate(len - 1);
+        }
+    }
+    Ok(SecretValue::copy_from_slice(&buf))
+}
+
+fn parse_tags(tags: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    for t in tags {
+        let (k, v) = t
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| Error::config("--tag", "must look like KEY=VALUE"))?;
+        if k.chars().chain(v.chars()).any(|c| c.is_control()) {
+            return Err(Error::config("--tag", "control characters are not allowed"));
+        }
+        out.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(out)
+}
+
 async fn run(cli: Cli) -> Result<u8, Error> {
-    let registry = load_registry(&cli.global).await?;
+    if let Command::Trust { file } = &cli.command {
+        let path = file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("strongroom.toml"));
+        let canonical = TrustStore::user()?.trust(&path)?;
+        eprintln!(
+            "trusted `{}` with its current content; edit it and it needs trusting again",
+            escape_terminal(&canonical.display().to_string())
+        );
+        return Ok(0);
+    }
+    let source = load(&cli.global).await?;
+    let (registry, litellm) = match &source {
+        Source::Registry(r) => (r, None),
+        Source::LiteLlm(r, c) => (r, Some(c.as_ref())),
+    };
     let groups = &cli.global.groups;
     match cli.command {
+        Command::Trust { .. } => unreachable!("handled above"),
         Command::Get {
             name,
             manager,
@@ -256,7 +407,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             refresh,
             json,
         } => {
-            let m = pick(&registry, &manager, groups)?;
+            let m = pick(registry, &manager, groups)?;
             let secret_name = SecretName::new(&name)?;
             let mut opts = ReadOptions::new().refresh(refresh);
             if let Some(v) = version {
@@ -266,8 +417,12 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 opts = opts.field(f);
             }
             let Some(secret) = m.store().read(&secret_name, &opts).await? else {
-                eprintln!("strongroom: not found: `{name}` in manager `{}`", m.name());
-                return Ok(1);
+                eprintln!(
+                    "strongroom: not found: `{}` in manager `{}`",
+                    escape_terminal(&name),
+                    m.name()
+                );
+                return Ok(EXIT_NOT_FOUND);
             };
             if json {
                 let value = match secret.value.expose_str() {
@@ -299,55 +454,33 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             manager,
             from_file,
             raw,
+            description,
+            tags,
             json,
         } => {
-            let m = pick(&registry, &manager, groups)?;
+            let m = pick(registry, &manager, groups)?;
             let secret_name = SecretName::new(&name)?;
-            let mut buf = Zeroizing::new(Vec::new());
-            match &from_file {
-                Some(path) => {
-                    let mut f = std::fs::File::open(path).map_err(|e| {
-                        Error::config(
-                            "--from-file",
-                            format!("cannot open `{}`: {e}", path.display()),
-                        )
-                    })?;
-                    f.read_to_end(&mut buf).map_err(io_err)?;
-                }
-                None => {
-                    if std::io::stdin().is_terminal() {
-                        eprintln!("reading the value from stdin; end with Ctrl-D");
-                    }
-                    std::io::stdin()
-                        .lock()
-                        .read_to_end(&mut buf)
-                        .map_err(io_err)?;
-                }
+            let mut opts = WriteOptions::new();
+            if let Some(d) = description {
+                opts = opts.description(d);
             }
-            if !raw {
-                let len = buf.len();
-                if buf.ends_with(b"\r\n") {
-                    buf.truncate(len - 2);
-                } else if buf.ends_with(b"\n") {
-                    buf.truncate(len - 1);
-                }
+            for (k, v) in parse_tags(&tags)? {
+                opts = opts.tag(k, v);
             }
-            let value = SecretValue::copy_from_slice(&buf);
-            let outcome = m
-                .store()
-                .write(&secret_name, value, &WriteOptions::new())
-                .await?;
+            let value = read_value(from_file.as_deref(), raw)?;
+            let outcome = m.store().write(&secret_name, value, &opts).await?;
             if json {
                 print_json(
                     serde_json::json!({"status": "ok", "manager": m.name(), "name": name, "version": outcome.version}),
                 );
             } else {
                 eprintln!(
-                    "stored `{name}` in `{}`{}",
+                    "stored `{}` in `{}`{}",
+                    escape_terminal(&name),
                     m.name(),
                     outcome
                         .version
-                        .map(|v| format!(" (version {v})"))
+                        .map(|v| format!(" (version {})", escape_terminal(&v)))
                         .unwrap_or_default()
                 );
             }
@@ -359,7 +492,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             force,
             json,
         } => {
-            let m = pick(&registry, &manager, groups)?;
+            let m = pick(registry, &manager, groups)?;
             let secret_name = SecretName::new(&name)?;
             match m
                 .store()
@@ -372,37 +505,75 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                             serde_json::json!({"status": "deleted", "manager": m.name(), "name": name}),
                         );
                     } else {
-                        eprintln!("deleted `{name}` from `{}`", m.name());
+                        eprintln!("deleted `{}` from `{}`", escape_terminal(&name), m.name());
                     }
                     Ok(0)
                 }
                 Err(e) if e.kind() == &ErrorKind::Unsupported => {
                     if json {
-                        print_json(
-                            serde_json::json!({"status": "not_supported", "manager": m.name(), "name": name, "hint": e.hint()}),
-                        );
+                        print_json(serde_json::json!({
+                            "status": "not_supported", "manager": m.name(), "name": name,
+                            "message": e.message(), "hint": e.hint(),
+                        }));
                     } else {
-                        eprintln!("status: not_supported: {e}");
+                        eprintln!("status: not_supported: {}", escape_terminal(&e.to_string()));
                     }
-                    Ok(4)
+                    Ok(EXIT_NOT_SUPPORTED)
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Rotate {
+            old,
+            new,
+            manager,
+            raw,
+            json,
+        } => {
+            let m = pick(registry, &manager, groups)?;
+            let (old_name, new_name) = (SecretName::new(&old)?, SecretName::new(&new)?);
+            let value = read_value(None, raw)?;
+            let done = m
+                .store()
+                .rotate(&old_name, &new_name, value, &WriteOptions::new())
+                .await?;
+            if json {
+                print_json(serde_json::json!({
+                    "status": "rotated", "manager": m.name(), "old": old, "new": new,
+                    "version": done.version, "old_deleted": done.old_deleted,
+                    "old_kept_because": done.old_kept_because,
+                }));
+            } else {
+                eprintln!(
+                    "rotated `{}` to `{}` in `{}`{}",
+                    escape_terminal(&old),
+                    escape_terminal(&new),
+                    m.name(),
+                    match (&done.old_kept_because, done.old_deleted) {
+                        (Some(why), _) =>
+                            format!("; the old secret stays: {}", escape_terminal(why)),
+                        (None, true) => "; the old secret is deleted".to_owned(),
+                        (None, false) => String::new(),
+                    }
+                );
+            }
+            Ok(0)
         }
         Command::Ls {
             prefix,
             manager,
             json,
         } => {
-            let m = pick(&registry, &manager, groups)?;
+            let m = pick(registry, &manager, groups)?;
             let names = m.store().list(prefix.as_deref()).await?;
             if json {
                 print_json(serde_json::json!(
                     names.iter().map(|n| n.as_str()).collect::<Vec<_>>()
                 ));
             } else {
+                let mut out = std::io::stdout().lock();
                 for n in names {
-                    println!("{n}");
+                    writeln!(out, "{}", escape_terminal(n.as_str())).map_err(io_err)?;
                 }
             }
             Ok(0)
@@ -425,80 +596,70 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             out.flush().map_err(io_err)?;
             Ok(0)
         }
-        Command::Run { envs, command } => {
-            let mut child_env = Vec::with_capacity(envs.len());
-            for spec in &envs {
-                let (var, template) = spec.split_once('=').ok_or_else(|| {
-                    Error::config(
-                        "--env",
-                        format!(
-                            "`{var}` must look like NAME=TEMPLATE",
-                            var = spec.split('$').next().unwrap_or("")
-                        ),
-                    )
-                })?;
-                if var.is_empty() || var.contains('\0') {
-                    return Err(Error::config("--env", "the variable name is empty"));
-                }
-                let value = registry.render(template, groups).await?;
-                let text = value
-                    .expose_str()
-                    .map_err(|_| Error::config("--env", format!("`{var}` renders to binary data, which cannot be an environment value")))?
-                    .to_owned();
-                child_env.push((var.to_owned(), Zeroizing::new(text)));
-            }
-            let (program, args) = command
-                .split_first()
-                .ok_or_else(|| Error::config("COMMAND", "no command given after --"))?;
-            let mut cmd = tokio::process::Command::new(program);
-            cmd.args(args);
-            for (k, v) in &child_env {
-                cmd.env(k, v.as_str());
-            }
-            let status = cmd
-                .status()
-                .await
-                .map_err(|e| Error::config("COMMAND", format!("cannot run `{program}`: {e}")))?;
-            drop(child_env);
-            Ok(status.code().map(|c| c.clamp(0, 255) as u8).unwrap_or(4))
+        Command::Run {
+            envs,
+            clean_env,
+            command,
+        } => {
+            let child =
+                process::ChildSpec::prepare(registry, litellm, groups, &envs, clean_env).await?;
+            process::run_child(child, &command).await
         }
         Command::Cache { action } => {
             let cache = registry
-                .cache()
+                .cache(groups)
                 .ok_or_else(|| Error::config("cache", "no cache is configured"))?;
             match action {
                 CacheAction::Ls { json } => {
                     let entries = cache.entries().await?;
                     if json {
-                        print_json(serde_json::to_value(&entries).unwrap_or_default());
+                        let rows: Vec<serde_json::Value> = entries
+                            .iter()
+                            .map(|(e, managers)| {
+                                serde_json::json!({
+                                    "managers": managers, "name": e.name, "display": e.display,
+                                    "fresh_until": e.fresh_until.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+                                })
+                            })
+                            .collect();
+                        print_json(serde_json::Value::Array(rows));
                     } else if entries.is_empty() {
                         eprintln!(
-                            "the cache is empty (an in-process cache lives only as long as one command; use the redis cache to share it)"
+                            "the cache holds nothing of your managers (an in-process cache lives only as long as one command; use the redis cache to share it)"
                         );
                     } else {
                         let now = std::time::SystemTime::now();
-                        for e in entries {
+                        let mut out = std::io::stdout().lock();
+                        for (e, managers) in entries {
                             let left = e
                                 .fresh_until
                                 .duration_since(now)
                                 .map(|d| format!("{}s", d.as_secs()))
                                 .unwrap_or_else(|_| "stale".into());
-                            println!("{}\t{left}", e.display);
+                            writeln!(
+                                out,
+                                "{}\t{}\t{left}",
+                                managers.join(","),
+                                escape_terminal(&e.display)
+                            )
+                            .map_err(io_err)?;
                         }
                     }
                 }
                 CacheAction::Clear { name, manager } => match name {
                     None => {
-                        cache.clear().await?;
-                        eprintln!("cache cleared");
+                        let n = cache.clear().await?;
+                        eprintln!("cleared {n} cached secret(s) of your managers");
                     }
                     Some(n) => {
-                        let m = pick(&registry, &manager, groups)?;
+                        let m = pick(registry, &manager, groups)?;
                         let secret = SecretName::new(&n)?;
-                        cache
-                            .delete_prefix(&CacheKey::secret_prefix(m.name(), secret.as_str()))
-                            .await?;
-                        eprintln!("cleared `{n}` from the cache of `{}`", m.name());
+                        cache.clear_secret(m.name(), &secret).await?;
+                        eprintln!(
+                            "cleared `{}` from the cache of `{}`",
+                            escape_terminal(&n),
+                            m.name()
+                        );
                     }
                 },
             }
@@ -507,10 +668,14 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Managers { json } => {
             let mut rows = Vec::new();
             let mut all_ok = true;
-            for m in registry.managers() {
-                let health = if !m.allows(groups) {
-                    "not allowed for your groups".to_string()
-                } else if m.access_mode().allows_read() {
+            for name in registry.manager_names() {
+                let Ok(m) = registry.manager(name, groups) else {
+                    rows.push(serde_json::json!({
+                        "name": name, "health": "not allowed for your groups",
+                    }));
+                    continue;
+                };
+                let health = if m.access_mode().allows_read() {
                     let probe = SecretName::new("strongroom-health-probe").expect("valid");
                     match m
                         .store()
@@ -520,7 +685,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                         Ok(_) => "ok".to_string(),
                         Err(e) => {
                             all_ok = false;
-                            format!("{}: {}", e.kind(), e.message())
+                            format!("{}: {}", e.kind(), escape_terminal(e.message()))
                         }
                     }
                 } else {
@@ -538,13 +703,13 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                     println!(
                         "{}\t{}\t{}\t{}",
                         r["name"].as_str().unwrap_or(""),
-                        r["provider"].as_str().unwrap_or(""),
-                        r["access_mode"].as_str().unwrap_or(""),
+                        r["provider"].as_str().unwrap_or("-"),
+                        r["access_mode"].as_str().unwrap_or("-"),
                         r["health"].as_str().unwrap_or("")
                     );
                 }
             }
-            Ok(if all_ok { 0 } else { 4 })
+            Ok(if all_ok { 0 } else { EXIT_BACKEND })
         }
         Command::Copy {
             from,
@@ -553,56 +718,105 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             dry_run,
             json,
         } => {
-            let src = registry.manager_for(&from, groups)?;
-            let dst = registry.manager_for(&to, groups)?;
-            let names = src.store().list(prefix.as_deref()).await?;
-            let total = names.len();
-            let progress = std::io::stderr().is_terminal() && !json;
-            let (mut copied, mut missing, mut failed) = (0usize, 0usize, Vec::new());
-            for (i, name) in names.iter().enumerate() {
-                if progress {
-                    eprint!("\rcopying {}/{total}", i + 1);
-                }
-                if dry_run {
-                    if !json {
-                        println!("would copy {name}");
-                    }
-                    copied += 1;
-                    continue;
-                }
-                match src.store().read(name, &ReadOptions::new()).await {
-                    Ok(Some(secret)) => match dst
-                        .store()
-                        .write(name, secret.value, &WriteOptions::new())
-                        .await
-                    {
-                        Ok(_) => copied += 1,
-                        Err(e) => failed.push(format!("{name}: {e}")),
-                    },
-                    Ok(None) => missing += 1,
-                    Err(e) => failed.push(format!("{name}: {e}")),
-                }
-            }
-            if progress {
-                eprintln!();
-            }
-            if json {
-                print_json(
-                    serde_json::json!({"listed": total, "copied": copied, "vanished": missing, "failed": failed.len(), "errors": failed, "dry_run": dry_run}),
-                );
-            } else {
-                eprintln!(
-                    "{} {copied} of {total} secret(s) from `{from}` to `{to}`; {missing} vanished; {} failed",
-                    if dry_run { "would copy" } else { "copied" },
-                    failed.len()
-                );
-                for f in &failed {
-                    eprintln!("  {f}");
-                }
-            }
-            Ok(if failed.is_empty() { 0 } else { 4 })
+            copy(
+                registry,
+                groups,
+                &from,
+                &to,
+                prefix.as_deref(),
+                dry_run,
+                json,
+            )
+            .await
         }
     }
+}
+
+/// How many names one batched read of `copy` asks for.
+const COPY_BATCH: usize = 100;
+
+async fn copy(
+    registry: &Registry,
+    groups: &[String],
+    from: &str,
+    to: &str,
+    prefix: Option<&str>,
+    dry_run: bool,
+    json: bool,
+) -> Result<u8, Error> {
+    let src = registry.manager(from, groups)?;
+    let dst = registry.manager(to, groups)?;
+    let names = src.store().list(prefix).await?;
+    let total = names.len();
+    let progress = std::io::stderr().is_terminal() && !json;
+    let (mut copied, mut missing, mut failed) = (0usize, 0usize, Vec::new());
+    let mut done = 0usize;
+    for chunk in names.chunks(COPY_BATCH) {
+        if dry_run {
+            if !json {
+                let mut out = std::io::stdout().lock();
+                for name in chunk {
+                    writeln!(out, "would copy {}", escape_terminal(name.as_str()))
+                        .map_err(io_err)?;
+                }
+            }
+            copied += chunk.len();
+            continue;
+        }
+        // One batch read per chunk (one request where the backend has a batch call).
+        let got = match src.store().read_many(chunk, &ReadOptions::new()).await {
+            Ok(got) => got,
+            Err(e) => {
+                failed.extend(chunk.iter().map(|n| {
+                    format!(
+                        "{}: {}",
+                        escape_terminal(n.as_str()),
+                        escape_terminal(&e.to_string())
+                    )
+                }));
+                continue;
+            }
+        };
+        for (name, secret) in got {
+            done += 1;
+            if progress {
+                eprint!("\rcopying {done}/{total}");
+            }
+            match secret {
+                Some(secret) => match dst
+                    .store()
+                    .write(&name, secret.value, &WriteOptions::new())
+                    .await
+                {
+                    Ok(_) => copied += 1,
+                    Err(e) => failed.push(format!(
+                        "{}: {}",
+                        escape_terminal(name.as_str()),
+                        escape_terminal(&e.to_string())
+                    )),
+                },
+                None => missing += 1,
+            }
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if json {
+        print_json(
+            serde_json::json!({"listed": total, "copied": copied, "vanished": missing, "failed": failed.len(), "errors": failed, "dry_run": dry_run}),
+        );
+    } else {
+        eprintln!(
+            "{} {copied} of {total} secret(s) from `{from}` to `{to}`; {missing} vanished; {} failed",
+            if dry_run { "would copy" } else { "copied" },
+            failed.len()
+        );
+        for f in &failed {
+            eprintln!("  {f}");
+        }
+    }
+    Ok(if failed.is_empty() { 0 } else { EXIT_BACKEND })
 }
 
 fn io_err(e: std::io::Error) -> Error {

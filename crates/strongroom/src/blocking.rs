@@ -12,16 +12,22 @@ use crate::Registry;
 /// A synchronous client over a [`Registry`], with its own single-threaded runtime. Don't call
 /// it from inside an async runtime (use the `Registry` there).
 ///
+/// Every call takes the caller's groups, checked against the manager's `allowed_groups` as
+/// [`Registry::manager`] does.
+///
 /// ```
 /// use strongroom::blocking::Client;
 /// let client = Client::from_toml_str(r#"
 ///     [managers.dev]
 ///     provider = "memory"
 ///     access_mode = "read_and_write"
+///     allowed_groups = ["dev"]
 /// "#).unwrap();
-/// client.put("dev", "api-key", "sk-1".into()).unwrap();
-/// let v = client.get("dev", "api-key").unwrap().unwrap();
+/// let dev = ["dev".to_string()];
+/// client.put("dev", "api-key", "sk-1".into(), &dev).unwrap();
+/// let v = client.get("dev", "api-key", &dev).unwrap().unwrap();
 /// assert_eq!(v.expose_str().unwrap(), "sk-1");
+/// assert!(client.get("dev", "api-key", &[]).is_err());
 /// ```
 #[derive(Debug)]
 pub struct Client {
@@ -71,38 +77,61 @@ impl Client {
         &self.registry
     }
 
-    /// Reads a secret's value (`Ok(None)` when missing).
-    pub fn get(&self, manager: &str, name: &str) -> Result<Option<SecretValue>> {
+    /// Reads a secret's value (`Ok(None)` when missing) for a caller in `groups`.
+    pub fn get(&self, manager: &str, name: &str, groups: &[String]) -> Result<Option<SecretValue>> {
         Ok(self
-            .read(manager, name, &ReadOptions::new())?
+            .read(manager, name, &ReadOptions::new(), groups)?
             .map(|s| s.value))
     }
 
-    /// Reads a secret with options.
-    pub fn read(&self, manager: &str, name: &str, opts: &ReadOptions) -> Result<Option<Secret>> {
+    /// Reads a secret with options for a caller in `groups`.
+    pub fn read(
+        &self,
+        manager: &str,
+        name: &str,
+        opts: &ReadOptions,
+        groups: &[String],
+    ) -> Result<Option<Secret>> {
         let name = SecretName::new(name)?;
-        let store = self.registry.manager(manager)?.store();
+        let store = self.registry.manager(manager, groups)?.store();
         self.runtime.block_on(store.read(&name, opts))
     }
 
-    /// Writes a secret.
-    pub fn put(&self, manager: &str, name: &str, value: SecretValue) -> Result<WriteOutcome> {
+    /// Writes a secret for a caller in `groups`.
+    pub fn put(
+        &self,
+        manager: &str,
+        name: &str,
+        value: SecretValue,
+        groups: &[String],
+    ) -> Result<WriteOutcome> {
         let name = SecretName::new(name)?;
-        let store = self.registry.manager(manager)?.store();
+        let store = self.registry.manager(manager, groups)?.store();
         self.runtime
             .block_on(store.write(&name, value, &WriteOptions::new()))
     }
 
-    /// Deletes a secret.
-    pub fn delete(&self, manager: &str, name: &str, opts: &DeleteOptions) -> Result<()> {
+    /// Deletes a secret for a caller in `groups`.
+    pub fn delete(
+        &self,
+        manager: &str,
+        name: &str,
+        opts: &DeleteOptions,
+        groups: &[String],
+    ) -> Result<()> {
         let name = SecretName::new(name)?;
-        let store = self.registry.manager(manager)?.store();
+        let store = self.registry.manager(manager, groups)?.store();
         self.runtime.block_on(store.delete(&name, opts))
     }
 
-    /// Lists names.
-    pub fn list(&self, manager: &str, prefix: Option<&str>) -> Result<Vec<SecretName>> {
-        let store = self.registry.manager(manager)?.store();
+    /// Lists names for a caller in `groups`.
+    pub fn list(
+        &self,
+        manager: &str,
+        prefix: Option<&str>,
+        groups: &[String],
+    ) -> Result<Vec<SecretName>> {
+        let store = self.registry.manager(manager, groups)?.store();
         self.runtime.block_on(store.list(prefix))
     }
 

@@ -22,7 +22,7 @@
 //!     access_mode = "read_and_write"
 //!     settings = {{ path = "{}" }}
 //! "#, path.display())).await.unwrap();
-//! let local = registry.manager("local").unwrap().store();
+//! let local = registry.manager("local", &[]).unwrap().store();
 //! let name = strongroom::SecretName::new("db/password").unwrap();
 //! local.write(&name, "pw".into(), &Default::default()).await.unwrap();
 //! let text = registry.render("postgres://app:${secret:local/db/password}@db", &[]).await.unwrap();
@@ -32,24 +32,22 @@
 
 #![warn(missing_docs)]
 
+pub mod builtin;
+mod cache;
 pub mod config;
+mod layers;
 pub mod litellm;
-#[cfg(any(
-    feature = "conjur",
-    feature = "hcp-vault",
-    feature = "akeyless",
-    feature = "aws",
-    feature = "azure",
-    feature = "redis"
-))]
-mod provider_glue;
+#[cfg(feature = "litellm-config")]
+mod litellm_config;
 pub mod providers;
 mod registry;
+pub mod trust;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-pub use registry::{GroupResolver, Manager, Registry};
+pub use cache::build_cache;
+pub use registry::{CacheView, GroupResolver, Manager, Registry};
 pub use strongroom_core::*;
 
 #[cfg(feature = "akeyless")]

@@ -1,25 +1,31 @@
-//! Named managers built from configuration, and placeholder resolution for a caller's groups.
+//! Named managers built from configuration; every access goes through the caller's groups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use strongroom_core::{
-    AccessMode, CachePolicy, Error, ErrorKind, Operation, Placeholder, PlaceholderResolver,
-    ReadOptions, Result, SecretCache, SecretName, SecretStore, SecretStoreExt, SecretValue,
-    Template, async_trait, validate_manager_name,
+    AccessMode, CacheEntryInfo, CachePolicy, CacheScope, Error, ErrorKind, Operation, Placeholder,
+    PlaceholderResolver, ReadOptions, Result, SecretCache, SecretName, SecretStore, SecretStoreExt,
+    SecretValue, Template, async_trait, validate_manager_name,
 };
 
-use crate::config::{Config, ManagerConfig, Settings, parse_duration};
-use crate::providers::{build_cache, build_store, canonical_provider};
+use crate::config::{Config, ManagerConfig, manager_settings};
+use crate::layers::{HostedKeys, PrimarySecret, WriteDefaults};
+use crate::providers::{BuildContext, provider_or_error};
 
 /// One configured manager: a provider store wrapped in cache → prefix → access policy.
+///
+/// A `Manager` is handed out only to a caller its `allowed_groups` admit
+/// ([`Registry::manager`]); holding one is holding that permission.
 #[derive(Debug, Clone)]
 pub struct Manager {
     name: String,
     provider: String,
     access_mode: AccessMode,
     allowed_groups: Option<Vec<String>>,
+    cache_scope: Option<CacheScope>,
+    prefix: String,
     store: Arc<dyn SecretStore>,
 }
 
@@ -35,16 +41,25 @@ impl Manager {
         allowed_groups: Option<Vec<String>>,
     ) -> Result<Manager> {
         validate_manager_name(name)?;
+        let mut cache_scope = None;
         let cached: Arc<dyn SecretStore> = match cache {
-            Some((cache, policy)) => Arc::new(backend.with_cache(cache, policy)),
+            Some((cache, policy)) => {
+                let layer = backend.with_cache(cache, policy);
+                cache_scope = Some(layer.scope());
+                Arc::new(layer)
+            }
             None => backend,
         };
-        let store = Arc::new(cached.with_prefix(prefix).with_access_mode(access_mode));
+        let prefixed = cached.with_prefix(prefix);
+        let prefix = prefixed.prefix().to_owned();
+        let store = Arc::new(prefixed.with_access_mode(access_mode));
         Ok(Manager {
             name: name.to_owned(),
             provider: provider.to_owned(),
             access_mode,
             allowed_groups,
+            cache_scope,
+            prefix,
             store,
         })
     }
@@ -61,7 +76,7 @@ impl Manager {
     pub fn access_mode(&self) -> AccessMode {
         self.access_mode
     }
-    /// Groups allowed to use it (`None` = everyone).
+    /// Groups allowed to use it (`None` = every caller).
     pub fn allowed_groups(&self) -> Option<&[String]> {
         self.allowed_groups.as_deref()
     }
@@ -80,18 +95,28 @@ impl Manager {
 
 /// The managers of one configuration, sharing one cache.
 ///
+/// Every accessor takes the caller's groups — the embedding application authenticates its
+/// users and passes their groups; a manager with `allowed_groups` is handed only to a caller
+/// in one of them. A group is a label the caller presents, not a credential: in the CLI it
+/// comes from the invoking user's own flags and guards against mistakes only.
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use strongroom::{ReadOptions, Registry, SecretName, WriteOptions};
+/// use strongroom::{Registry, SecretName, WriteOptions};
 /// let registry = Registry::from_toml_str(r#"
 ///     [managers.dev]
 ///     provider = "memory"
 ///     access_mode = "read_and_write"
+///     [managers.ops]
+///     provider = "memory"
+///     allowed_groups = ["ops"]
 /// "#).await.unwrap();
-/// let dev = registry.manager("dev").unwrap().store();
+/// let dev = registry.manager("dev", &[]).unwrap().store();
 /// dev.write(&SecretName::new("db").unwrap(), "pw".into(), &WriteOptions::new()).await.unwrap();
 /// let out = registry.render("password=${secret:dev/db}", &[]).await.unwrap();
 /// assert_eq!(out.expose_str().unwrap(), "password=pw");
+/// assert!(registry.manager("ops", &[]).is_err());
+/// assert!(registry.manager("ops", &["ops".to_string()]).is_ok());
 /// # });
 /// ```
 #[derive(Debug, Clone)]
@@ -99,6 +124,68 @@ pub struct Registry {
     managers: BTreeMap<String, Manager>,
     default_manager: Option<String>,
     cache: Option<Arc<dyn SecretCache>>,
+    credential_env: BTreeSet<String>,
+}
+
+/// What a manager's LiteLLM-style layers need.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ManagerLayers {
+    pub hosted_keys: Option<Vec<String>>,
+    pub env_fallback: Vec<String>,
+    pub primary_secret_name: Option<String>,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ManagerLayers {
+    /// Wraps `backend` in the layers that are configured.
+    pub(crate) fn wrap(
+        &self,
+        setting: &str,
+        mut backend: Arc<dyn SecretStore>,
+        ctx: &BuildContext,
+    ) -> Result<Arc<dyn SecretStore>> {
+        if let Some(primary) = &self.primary_secret_name {
+            let primary = SecretName::new(primary).map_err(|e| {
+                Error::config(&format!("{setting}.primary_secret_name"), e.message())
+            })?;
+            backend = Arc::new(PrimarySecret::new(backend, primary));
+        }
+        if let Some(hosted) = &self.hosted_keys {
+            backend = Arc::new(HostedKeys::new(
+                backend,
+                hosted.iter().cloned(),
+                self.env_fallback.iter().cloned(),
+                ctx.denied_env.iter().cloned(),
+            ));
+        }
+        if self.description.is_some() || !self.tags.is_empty() {
+            backend = Arc::new(WriteDefaults::new(
+                backend,
+                self.description.clone(),
+                self.tags.clone(),
+            ));
+        }
+        Ok(backend)
+    }
+}
+
+/// Puts the manager's name into an error that does not say which manager it concerns.
+fn in_manager(err: Error, name: &str) -> Error {
+    let text = err.to_string();
+    if text.contains(&format!("managers.{name}")) || text.contains(&format!("manager `{name}`")) {
+        return err;
+    }
+    let mut out = Error::new(
+        err.kind().clone(),
+        format!("manager `{name}`: {}", err.message()),
+    )
+    .with_operation(err.operation().unwrap_or(Operation::Config))
+    .with_provider(err.provider());
+    if let Some(h) = err.hint() {
+        out = out.with_hint(h);
+    }
+    out
 }
 
 impl Registry {
@@ -108,15 +195,24 @@ impl Registry {
             managers: BTreeMap::new(),
             default_manager: None,
             cache,
+            credential_env: BTreeSet::new(),
         }
     }
 
-    /// Builds every manager of `config`.
+    /// Builds every manager of `config`. No I/O but the Redis cache's set-up and reading
+    /// configured files (CA bundles, keys).
     pub async fn from_config(config: &Config) -> Result<Registry> {
-        let cache = build_cache(&config.cache).await?;
+        let credential_env = config.credential_variables();
+        let ctx = BuildContext {
+            denied_env: credential_env.clone(),
+        };
+        let cache = crate::cache::build_cache(&config.cache).await?;
         let mut registry = Registry::new(cache);
+        registry.credential_env = credential_env;
         for (name, mc) in &config.managers {
-            let manager = registry.build_manager(name, mc).await?;
+            let manager = registry
+                .build_manager(name, mc, &ctx)
+                .map_err(|e| in_manager(e, name))?;
             registry.insert(manager)?;
         }
         if let Some(default) = &config.default_manager {
@@ -136,40 +232,44 @@ impl Registry {
         Registry::from_config(&Config::from_toml(text)?).await
     }
 
-    /// Reads a TOML file and builds the registry.
+    /// Reads a TOML file and builds the registry. The file is refused when group or others
+    /// may write it (anyone who can edit it can point the credentials elsewhere).
     pub async fn from_file(path: impl AsRef<Path>) -> Result<Registry> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(
-                "config file",
-                format!("cannot read `{}`: {e}", path.display()),
-            )
-        })?;
+        let text = crate::trust::read_config_file(path)?;
         Registry::from_toml_str(&text)
             .await
             .map_err(|e| e.with_hint(format!("in `{}`", path.display())))
     }
 
-    async fn build_manager(&self, name: &str, mc: &ManagerConfig) -> Result<Manager> {
+    fn build_manager(&self, name: &str, mc: &ManagerConfig, ctx: &BuildContext) -> Result<Manager> {
         validate_manager_name(name)?;
-        let provider = canonical_provider(&mc.provider).unwrap_or("unknown");
-        let settings = Settings::resolve(name, &mc.settings)?;
-        let mut backend = build_store(&mc.provider, &settings).await?;
-        if let Some(hosted) = &mc.hosted_keys {
-            backend = Arc::new(crate::litellm::HostedKeys::new(backend, hosted.clone()));
+        let setting = format!("managers.{name}");
+        let provider = provider_or_error(&format!("{setting}.provider"), &mc.provider)?;
+        if mc.primary_secret_name.is_some() && !mc.prefix.is_empty() {
+            return Err(Error::config(
+                &format!("{setting}.primary_secret_name"),
+                "cannot be combined with `prefix` (the field names are the names asked for)",
+            ));
         }
+        let settings = manager_settings(name, &mc.settings, &mc.allow_env_in);
+        let backend = provider.build(&settings, ctx)?;
+        let layers = ManagerLayers {
+            hosted_keys: mc.hosted_keys.clone(),
+            env_fallback: mc.env_fallback.clone(),
+            primary_secret_name: mc.primary_secret_name.clone(),
+            description: mc.description.clone(),
+            tags: mc.tags.clone(),
+        };
+        let backend = layers.wrap(&setting, backend, ctx)?;
         let cache = match (&self.cache, mc.cache.enabled) {
             (Some(cache), true) => {
                 let mut policy = CachePolicy::new(name);
-                if let Some(ttl) = &mc.cache.ttl {
-                    policy =
-                        policy.ttl(parse_duration(&format!("managers.{name}.cache.ttl"), ttl)?);
+                if let Some(ttl) = mc.cache.ttl {
+                    policy = policy.ttl(ttl);
                 }
-                if let Some(stale) = &mc.cache.stale_if_error {
-                    policy = policy.stale_if_error(parse_duration(
-                        &format!("managers.{name}.cache.stale_if_error"),
-                        stale,
-                    )?);
+                if let Some(stale) = mc.cache.stale_if_error {
+                    policy = policy.stale_if_error(stale);
                 }
                 Some((Arc::clone(cache), policy))
             }
@@ -177,7 +277,7 @@ impl Registry {
         };
         Manager::new(
             name,
-            provider,
+            provider.name,
             backend,
             cache,
             &mc.prefix,
@@ -200,36 +300,73 @@ impl Registry {
 
     /// Sets the default manager.
     pub fn set_default(&mut self, name: &str) -> Result<()> {
-        self.manager(name)?;
+        if !self.managers.contains_key(name) {
+            return Err(self.no_such_manager(name));
+        }
         self.default_manager = Some(name.to_owned());
         Ok(())
     }
 
-    /// The shared cache, when there is one.
-    pub fn cache(&self) -> Option<&Arc<dyn SecretCache>> {
-        self.cache.as_ref()
+    /// Records environment variables the configuration uses as credentials (see
+    /// [`Registry::credential_variables`]).
+    pub fn add_credential_variables<I: IntoIterator<Item = String>>(&mut self, vars: I) {
+        self.credential_env.extend(vars);
     }
 
-    /// A manager by name.
-    pub fn manager(&self, name: &str) -> Result<&Manager> {
-        self.managers.get(name).ok_or_else(|| {
-            Error::config(
-                "manager",
+    /// Every environment variable this configuration or its providers read as a credential;
+    /// `strongroom run` removes them from the child's environment.
+    pub fn credential_variables(&self) -> &BTreeSet<String> {
+        &self.credential_env
+    }
+
+    fn no_such_manager(&self, name: &str) -> Error {
+        Error::config(
+            "manager",
+            format!(
+                "no manager named `{name}`; configured: {}",
+                self.managers.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    }
+
+    fn check(&self, manager: &Manager, groups: &[String]) -> Result<()> {
+        if manager.allows(groups) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::AccessDenied,
                 format!(
-                    "no manager named `{name}`; configured: {}",
-                    self.managers.keys().cloned().collect::<Vec<_>>().join(", ")
+                    "manager `{}` is not allowed for the caller's groups",
+                    manager.name()
                 ),
             )
-        })
+            .with_hint("ask for one of the manager's allowed_groups"))
+        }
     }
 
-    /// The manager to use when none is named: `default_manager`, else the only one.
-    pub fn default_manager(&self) -> Result<&Manager> {
+    /// The manager `name`, for a caller in `groups`; `AccessDenied` when its
+    /// `allowed_groups` do not admit the caller.
+    pub fn manager(&self, name: &str, groups: &[String]) -> Result<&Manager> {
+        let m = self
+            .managers
+            .get(name)
+            .ok_or_else(|| self.no_such_manager(name))?;
+        self.check(m, groups)?;
+        Ok(m)
+    }
+
+    /// The manager to use when none is named (`default_manager`, else the only one), for a
+    /// caller in `groups`.
+    pub fn default_manager(&self, groups: &[String]) -> Result<&Manager> {
         if let Some(name) = &self.default_manager {
-            return self.manager(name);
+            return self.manager(name, groups);
         }
         match self.managers.len() {
-            1 => Ok(self.managers.values().next().expect("one")),
+            1 => {
+                let m = self.managers.values().next().expect("one");
+                self.check(m, groups)?;
+                Ok(m)
+            }
             0 => Err(Error::config("managers", "no manager is configured")),
             _ => Err(Error::config(
                 "manager",
@@ -239,27 +376,28 @@ impl Registry {
         }
     }
 
-    /// All managers, by name.
-    pub fn managers(&self) -> impl Iterator<Item = &Manager> {
-        self.managers.values()
+    /// The managers a caller in `groups` may use, by name.
+    pub fn managers<'a>(&'a self, groups: &'a [String]) -> impl Iterator<Item = &'a Manager> + 'a {
+        self.managers.values().filter(move |m| m.allows(groups))
     }
 
-    /// A manager a caller in `groups` may use; `AccessDenied` otherwise.
-    pub fn manager_for(&self, name: &str, groups: &[String]) -> Result<&Manager> {
-        let m = self.manager(name)?;
-        if m.allows(groups) {
-            Ok(m)
-        } else {
-            Err(Error::new(
-                ErrorKind::AccessDenied,
-                format!("manager `{name}` is not allowed for the caller's groups"),
-            )
-            .with_operation(Operation::Render)
-            .with_hint("ask for one of the manager's allowed_groups"))
-        }
+    /// The names of every configured manager (names only: no access to any of them).
+    pub fn manager_names(&self) -> impl Iterator<Item = &str> {
+        self.managers.keys().map(String::as_str)
     }
 
-    /// A resolver of `${secret:…}` placeholders for a caller in `groups`.
+    /// The shared cache as a caller in `groups` may see it: only the entries of the managers
+    /// the caller may use.
+    pub fn cache<'a>(&'a self, groups: &'a [String]) -> Option<CacheView<'a>> {
+        let cache = self.cache.as_ref()?;
+        Some(CacheView {
+            cache,
+            managers: self.managers(groups).collect(),
+        })
+    }
+
+    /// A resolver of `${secret:…}` placeholders for a caller in `groups` (one read per
+    /// placeholder; [`Registry::render`] batches).
     pub fn resolver<'a>(&'a self, groups: &'a [String]) -> GroupResolver<'a> {
         GroupResolver {
             registry: self,
@@ -267,15 +405,128 @@ impl Registry {
         }
     }
 
-    /// Renders `template`, failing closed.
+    /// Renders `template` for a caller in `groups`, failing closed. The placeholders of one
+    /// manager are read with one `read_many` (one batch call where the backend has one).
     pub async fn render(&self, template: &str, groups: &[String]) -> Result<SecretValue> {
-        Template::parse(template)?
-            .render(&self.resolver(groups))
-            .await
+        let mut out = self.render_many(&[template], groups).await?;
+        Ok(out.pop().expect("one template"))
+    }
+
+    /// Renders several templates with one batched read per manager (and field).
+    pub async fn render_many(
+        &self,
+        templates: &[&str],
+        groups: &[String],
+    ) -> Result<Vec<SecretValue>> {
+        let parsed = templates
+            .iter()
+            .map(|t| Template::parse(t))
+            .collect::<Result<Vec<_>>>()?;
+        let values = self
+            .read_placeholders(parsed.iter().flat_map(|t| t.placeholders()), groups)
+            .await?;
+        let resolver = Prefetched(values);
+        let mut out = Vec::with_capacity(parsed.len());
+        for t in &parsed {
+            out.push(t.render(&resolver).await?);
+        }
+        Ok(out)
+    }
+
+    /// Reads the values of `placeholders` for a caller in `groups`: every manager is checked
+    /// first (a refused one costs no read), then the names of one manager (and field) are read
+    /// with one `read_many`. Missing secrets are absent from the map.
+    pub async fn read_placeholders<'p>(
+        &self,
+        placeholders: impl IntoIterator<Item = &'p Placeholder>,
+        groups: &[String],
+    ) -> Result<HashMap<Placeholder, SecretValue>> {
+        let mut batches: BTreeMap<(String, Option<String>), Vec<SecretName>> = BTreeMap::new();
+        for p in placeholders {
+            self.manager(&p.manager, groups)
+                .map_err(|e| placeholder_error(p, e))?;
+            let names = batches
+                .entry((p.manager.clone(), p.field.clone()))
+                .or_default();
+            if !names.contains(&p.name) {
+                names.push(p.name.clone());
+            }
+        }
+        let mut out = HashMap::new();
+        for ((manager, field), names) in batches {
+            let store = self.manager(&manager, groups)?.store();
+            let mut opts = ReadOptions::new();
+            if let Some(f) = &field {
+                opts = opts.field(f.clone());
+            }
+            let got = store.read_many(&names, &opts).await.map_err(|e| {
+                let p = Placeholder {
+                    manager: manager.clone(),
+                    name: names[0].clone(),
+                    field: field.clone(),
+                };
+                if names.len() == 1 {
+                    placeholder_error(&p, e)
+                } else {
+                    Error::new(
+                        e.kind().clone(),
+                        format!("placeholders of manager `{manager}`: {e}"),
+                    )
+                    .with_operation(Operation::Render)
+                }
+            })?;
+            for (name, secret) in got {
+                // A batch may not know a provider's name mappings (AWS reads `a/b/key` as the
+                // field `key` of `a/b`): a name the batch did not find is asked for alone.
+                let secret = match secret {
+                    Some(s) => Some(s),
+                    None => store.read(&name, &opts).await.map_err(|e| {
+                        placeholder_error(
+                            &Placeholder {
+                                manager: manager.clone(),
+                                name: name.clone(),
+                                field: field.clone(),
+                            },
+                            e,
+                        )
+                    })?,
+                };
+                if let Some(s) = secret {
+                    out.insert(
+                        Placeholder {
+                            manager: manager.clone(),
+                            name,
+                            field: field.clone(),
+                        },
+                        s.value,
+                    );
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
-/// Resolves placeholders through a [`Registry`] for a caller's groups.
+fn placeholder_error(p: &Placeholder, e: Error) -> Error {
+    let mut out = Error::new(e.kind().clone(), format!("placeholder {p}: {e}"))
+        .with_operation(Operation::Render);
+    if let Some(after) = e.retry_after() {
+        out = out.with_retry_after(after);
+    }
+    out
+}
+
+/// Answers placeholders from values read beforehand.
+struct Prefetched(HashMap<Placeholder, SecretValue>);
+
+#[async_trait]
+impl PlaceholderResolver for Prefetched {
+    async fn resolve(&self, p: &Placeholder) -> Result<Option<SecretValue>> {
+        Ok(self.0.get(p).cloned())
+    }
+}
+
+/// Resolves placeholders through a [`Registry`] for a caller's groups, one read each.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupResolver<'a> {
     registry: &'a Registry,
@@ -285,19 +536,76 @@ pub struct GroupResolver<'a> {
 #[async_trait]
 impl PlaceholderResolver for GroupResolver<'_> {
     async fn resolve(&self, p: &Placeholder) -> Result<Option<SecretValue>> {
-        let manager = self.registry.manager_for(&p.manager, self.groups)?;
+        let manager = self.registry.manager(&p.manager, self.groups)?;
         let mut opts = ReadOptions::new();
         if let Some(field) = &p.field {
             opts = opts.field(field.clone());
         }
-        read_value(manager.store().as_ref(), &p.name, &opts).await
+        Ok(manager.store().read(&p.name, &opts).await?.map(|s| s.value))
     }
 }
 
-async fn read_value(
-    store: &dyn SecretStore,
-    name: &SecretName,
-    opts: &ReadOptions,
-) -> Result<Option<SecretValue>> {
-    Ok(store.read(name, opts).await?.map(|s| s.value))
+/// The shared cache as one caller may see it: entries of the managers the caller may use.
+#[derive(Debug)]
+pub struct CacheView<'a> {
+    cache: &'a Arc<dyn SecretCache>,
+    managers: Vec<&'a Manager>,
+}
+
+impl CacheView<'_> {
+    /// The caller's managers an entry belongs to: same scope, name under the manager's prefix.
+    fn owners(&self, e: &CacheEntryInfo) -> Vec<&str> {
+        self.managers
+            .iter()
+            .filter(|m| m.cache_scope == Some(e.scope) && e.name.starts_with(m.prefix.as_str()))
+            .map(|m| m.name())
+            .collect()
+    }
+
+    /// Names and expiry of the caller's managers' entries, never values, each with the
+    /// managers it is seen through.
+    pub async fn entries(&self) -> Result<Vec<(CacheEntryInfo, Vec<String>)>> {
+        Ok(self
+            .cache
+            .entries()
+            .await?
+            .into_iter()
+            .filter_map(|e| {
+                let owners: Vec<String> = self.owners(&e).into_iter().map(str::to_owned).collect();
+                (!owners.is_empty()).then_some((e, owners))
+            })
+            .collect())
+    }
+
+    /// Drops every entry of the caller's managers (and nothing else); returns how many.
+    pub async fn clear(&self) -> Result<usize> {
+        let entries = self.entries().await?;
+        let mut done = BTreeSet::new();
+        for (e, _) in &entries {
+            if done.insert((e.scope, e.name.clone())) {
+                let name = SecretName::new(&e.name)?;
+                self.cache.invalidate(e.scope, &name).await?;
+            }
+        }
+        Ok(done.len())
+    }
+
+    /// Drops the entries of `name` (as the manager names it) of one of the caller's managers.
+    pub async fn clear_secret(&self, manager: &str, name: &SecretName) -> Result<()> {
+        let m = self
+            .managers
+            .iter()
+            .find(|m| m.name() == manager)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::AccessDenied,
+                    format!("manager `{manager}` is not one the caller may use"),
+                )
+            })?;
+        let Some(scope) = m.cache_scope else {
+            return Ok(());
+        };
+        let full = SecretName::new(format!("{}{}", m.prefix, name.as_str()))?;
+        self.cache.invalidate(scope, &full).await
+    }
 }
