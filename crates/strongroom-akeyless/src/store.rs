@@ -424,8 +424,9 @@ impl AkeylessStore {
                 let Some(page) = page else {
                     break; // the folder does not exist
                 };
+                // Folders cost a page each when followed, so pages bound them.
                 budget
-                    .page(page.names.len() + page.folders.len())
+                    .page(page.names.len())
                     .map_err(|e| e.context(PROVIDER, Operation::List, None))?;
                 names.extend(page.names.iter().filter_map(|n| from_path(n)));
                 for sub in page.folders {

@@ -302,31 +302,6 @@ async fn saml_uses_the_cli_credentials_and_says_what_to_run() {
     assert!(!format!("{err} {err:?}").contains(&token));
 }
 
-#[cfg(feature = "aws-iam")]
-#[tokio::test]
-async fn aws_iam_sends_a_signed_sts_cloud_id() {
-    let fake = FakeAkeyless::start().await;
-    fake.seed_static("/a", "v");
-    let creds =
-        aws_credential_types::Credentials::new("AKIDTEST", "sr-aws-secret", None, None, "static");
-    let store = builder(&fake)
-        .with_access_type(AccessType::AwsIam)
-        .with_aws_credentials(creds)
-        .build()
-        .unwrap();
-    assert_eq!(read_str(&store, "a").await.as_deref(), Some("v"));
-    let ids = fake.cloud_ids();
-    assert_eq!(ids.len(), 1);
-    assert_eq!(ids[0]["url"], "https://sts.amazonaws.com/");
-    assert_eq!(
-        ids[0]["body"],
-        "Action=GetCallerIdentity&Version=2011-06-15"
-    );
-    let auth = ids[0]["headers"]["Authorization"][0].as_str().unwrap();
-    assert!(auth.contains("Credential=AKIDTEST/") && auth.contains("/us-east-1/sts/aws4_request"));
-    assert!(!ids[0].to_string().contains("sr-aws-secret"));
-}
-
 // ---------------------------------------------------------------- operations
 
 #[tokio::test]
