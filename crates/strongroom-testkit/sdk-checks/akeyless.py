@@ -108,6 +108,41 @@ def main():
     if not isinstance(item.creation_date, datetime.datetime):
         fail("describe-item", "creation_date is not an RFC 3339 date")
 
+    # update-item: description and tags (the SDK sends its `default_metadata` placeholder for
+    # fields left unset, which must leave them unchanged)
+    try:
+        api.update_item(akeyless.UpdateItem(name=name, description="set by the SDK", token=token))
+        api.update_item(akeyless.UpdateItem(name=name, add_tag=["env=sdk", "team=core"], token=token))
+        api.update_item(akeyless.UpdateItem(name=name, rm_tag=["team=core"], token=token))
+    except ApiException as e:
+        fail("update-item", f"HTTP {e.status}")
+    item = api.describe_item(akeyless.DescribeItem(name=name, token=token))
+    if item.item_metadata != "set by the SDK":
+        fail("update-item", f"description is {item.item_metadata!r}")
+    if list(item.item_tags or []) != ["env=sdk"]:
+        fail("update-item", f"tags are {item.item_tags!r}")
+
+    # delete protection: create-secret sets it, delete-item is refused with 400 + error body,
+    # update-item turns it off
+    protected = f"{folder}/protected"
+    api.create_secret(akeyless.CreateSecret(
+        name=protected, value="p", token=token, delete_protection="true",
+        description="keep me", tags=["tier=gold"]))
+    item = api.describe_item(akeyless.DescribeItem(name=protected, token=token))
+    if item.delete_protection is not True or item.item_metadata != "keep me" or list(item.item_tags or []) != ["tier=gold"]:
+        fail("create-secret (protected)", "delete_protection, description or tags not stored")
+    try:
+        api.delete_item(akeyless.DeleteItem(name=protected, token=token))
+        fail("delete-item (protected)", "accepted")
+    except ApiException as e:
+        if e.status != 400 or '"error"' not in (e.body or ""):
+            fail("delete-item (protected)", f"expected 400 with an error body, got {e.status}")
+    api.update_item(akeyless.UpdateItem(name=protected, delete_protection="false", token=token))
+    try:
+        api.delete_item(akeyless.DeleteItem(name=protected, token=token))
+    except ApiException as e:
+        fail("delete-item (unprotected)", f"HTTP {e.status}")
+
     # list (one folder; the new folder shows under the root)
     listed = api.list_items(akeyless.ListItems(path=folder, token=token))
     names = [i.item_name for i in (listed.items or [])]
@@ -141,7 +176,7 @@ def main():
         if e.status != 401:
             fail("list-items (bad token)", f"expected 401, got {e.status}")
 
-    print("akeyless SDK check passed: auth, create, get, update, describe, list, delete")
+    print("akeyless SDK check passed: auth, create, get, update, describe, update-item, delete protection, list, delete")
     return 0
 
 
