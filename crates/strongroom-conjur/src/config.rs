@@ -1,51 +1,178 @@
-//! Settings: [`ConjurBuilder`] (builder + [`ConjurBuilder::from_env`]) and the typed settings
-//! the store runs on.
+//! Settings: [`ConjurConfig`] (filled from TOML, the `CYBERARK_*` environment or the builder)
+//! and [`ConjurBuilder`], a thin wrapper over it.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strongroom_core::settings::{parse_bool, parse_duration};
-use strongroom_core::{Clock, Error, HttpOptions, Result, RetryPolicy, SecretValue, SystemClock};
+use serde::Deserialize;
+use strongroom_core::config::parse::{self, de};
+use strongroom_core::config::{
+    Field, FieldKind, HttpConfig, HttpPart, ProviderConfig, StoreConfig,
+};
+use strongroom_core::provider::PageBudget;
+use strongroom_core::provider::http::HttpClient;
+use strongroom_core::{Clock, Result, RetryPolicy, SecretValue, SystemClock};
 
+use crate::api::Api;
+use crate::auth::Auth;
+use crate::error::PROVIDER;
 use crate::policy;
-use crate::store::ConjurStore;
+use crate::store::{ConjurStore, Parts};
 
-/// `CYBERARK_API_BASE`: the Conjur URL (default `http://127.0.0.1:8080`).
-pub const ENV_API_BASE: &str = "CYBERARK_API_BASE";
-/// `CYBERARK_ACCOUNT`: the Conjur account (default `default`).
-pub const ENV_ACCOUNT: &str = "CYBERARK_ACCOUNT";
-/// `CYBERARK_USERNAME`: the login — a user (`admin`) or a host (`host/app`) (default `admin`).
-pub const ENV_USERNAME: &str = "CYBERARK_USERNAME";
-/// `CYBERARK_API_KEY`: the API key for the standard `authn` authenticator.
-pub const ENV_API_KEY: &str = "CYBERARK_API_KEY";
-/// `CYBERARK_CLIENT_CERT`: PEM file of the client certificate (mutual TLS).
-pub const ENV_CLIENT_CERT: &str = "CYBERARK_CLIENT_CERT";
-/// `CYBERARK_CLIENT_KEY`: PEM file of the client certificate's private key.
-pub const ENV_CLIENT_KEY: &str = "CYBERARK_CLIENT_KEY";
-/// `CYBERARK_SSL_VERIFY`: `true` (default) / `false`, or the path of a CA bundle to verify with.
-pub const ENV_SSL_VERIFY: &str = "CYBERARK_SSL_VERIFY";
-/// `CYBERARK_REFRESH_INTERVAL`: log in again after this many seconds (default 300; `5m` works).
-pub const ENV_REFRESH_INTERVAL: &str = "CYBERARK_REFRESH_INTERVAL";
-/// `CYBERARK_CA_CERT`: an extra CA bundle (PEM file) to trust.
-pub const ENV_CA_CERT: &str = "CYBERARK_CA_CERT";
-/// `CYBERARK_POLICY_BRANCH`: the policy branch new variables are declared in (default `root`).
-pub const ENV_POLICY_BRANCH: &str = "CYBERARK_POLICY_BRANCH";
-/// `CYBERARK_AUTHN_CERT_SERVICE_ID`: log in with the `authn-cert` authenticator of this
-/// service id (client certificate only, no API key).
-pub const ENV_AUTHN_CERT_SERVICE_ID: &str = "CYBERARK_AUTHN_CERT_SERVICE_ID";
-
-/// Default `CYBERARK_API_BASE`.
+/// The default Conjur URL (LiteLLM's).
 pub const DEFAULT_API_BASE: &str = "http://127.0.0.1:8080";
-/// Default `CYBERARK_ACCOUNT`.
+/// The default account.
 pub const DEFAULT_ACCOUNT: &str = "default";
-/// Default `CYBERARK_USERNAME`.
+/// The default login.
 pub const DEFAULT_USERNAME: &str = "admin";
-/// Default `CYBERARK_REFRESH_INTERVAL`.
+/// The default token refresh interval.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
-/// Default policy branch.
+/// The root policy branch.
 pub const DEFAULT_POLICY_BRANCH: &str = "root";
+
+/// Every setting of the Conjur provider. TOML keys are the field names; the environment
+/// variables are the ones LiteLLM's CyberArk manager reads ([`ConjurConfig::fields`]).
+/// Unknown keys are refused. [`StoreConfig::build`] validates everything and builds the store.
+///
+/// ```
+/// use strongroom_conjur::ConjurConfig;
+/// use strongroom_core::config::ProviderConfig;
+/// let vars = [("CYBERARK_API_BASE", "https://conjur.example"), ("CYBERARK_API_KEY", "k")];
+/// let config = ConjurConfig::from_lookup(|k| {
+///     vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+/// })
+/// .unwrap();
+/// assert_eq!(config.api_base.as_deref(), Some("https://conjur.example"));
+/// assert_eq!(config.username, "admin");
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConjurConfig {
+    /// The Conjur URL, http or https; a path prefix is kept (default `http://127.0.0.1:8080`).
+    /// Plaintext to a host that is not this machine needs `allow_insecure_transport`.
+    pub api_base: Option<String>,
+    /// The Conjur account; may not contain `:` (default `default`).
+    pub account: String,
+    /// The login: a user, or a host as `host/<id>` (default `admin`).
+    pub username: String,
+    /// The API key of the standard `authn` authenticator; required unless `authn-cert` is used
+    /// (default none).
+    pub api_key: Option<SecretValue>,
+    /// Log in again once a token is this old (default 300 s).
+    #[serde(deserialize_with = "de::duration")]
+    pub refresh_interval: Duration,
+    /// The policy branch writes declare variables in (default `root`). Names stay full
+    /// variable ids: only names under `<branch>/` can be written when it is not `root`.
+    pub policy_branch: String,
+    /// Log in with the `authn-cert` authenticator of this service id, with the client
+    /// certificate alone (default none: API key).
+    pub authn_cert_service_id: Option<String>,
+    /// With `authn-cert`: put the login in the path (default true); false lets the server
+    /// take the host from the certificate's SPIFFE id.
+    #[serde(deserialize_with = "de::bool")]
+    pub authn_cert_host_in_path: bool,
+    /// How often a write retries a 409 `policy_conflict` (default 5).
+    #[serde(deserialize_with = "de::number")]
+    pub policy_conflict_retries: u64,
+    /// The longest single wait a write accepts from a conflict's `Retry-After` (default 10 s).
+    #[serde(deserialize_with = "de::duration")]
+    pub policy_conflict_max_wait: Duration,
+    /// Names per batch request of `read_many` (default 50).
+    #[serde(deserialize_with = "de::number")]
+    pub batch_size: u64,
+    /// Whether `list(prefix)` passes the prefix's whole segments as `search` (default true;
+    /// results are filtered by the exact prefix anyway).
+    #[serde(deserialize_with = "de::bool")]
+    pub list_search: bool,
+    /// Resources per page of `list` (default 1000).
+    #[serde(deserialize_with = "de::number")]
+    pub list_page_size: u64,
+    /// Timeouts, proxy, CA, client certificate and transport limits (keys flat in TOML).
+    pub http: HttpConfig,
+}
+
+impl Default for ConjurConfig {
+    fn default() -> Self {
+        ConjurConfig {
+            api_base: None,
+            account: DEFAULT_ACCOUNT.to_owned(),
+            username: DEFAULT_USERNAME.to_owned(),
+            api_key: None,
+            refresh_interval: DEFAULT_REFRESH_INTERVAL,
+            policy_branch: DEFAULT_POLICY_BRANCH.to_owned(),
+            authn_cert_service_id: None,
+            authn_cert_host_in_path: true,
+            policy_conflict_retries: 5,
+            policy_conflict_max_wait: Duration::from_secs(10),
+            batch_size: 50,
+            list_search: true,
+            list_page_size: 1000,
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl ProviderConfig for ConjurConfig {
+    const PROVIDER: &'static str = PROVIDER;
+    const FIELDS: &'static [Field] = &[
+        Field::new(
+            "api_base",
+            &["CYBERARK_API_BASE"],
+            FieldKind::Address,
+            DEFAULT_API_BASE,
+        ),
+        Field::new(
+            "account",
+            &["CYBERARK_ACCOUNT"],
+            FieldKind::Plain,
+            DEFAULT_ACCOUNT,
+        ),
+        Field::new(
+            "username",
+            &["CYBERARK_USERNAME"],
+            FieldKind::Plain,
+            DEFAULT_USERNAME,
+        ),
+        Field::new("api_key", &["CYBERARK_API_KEY"], FieldKind::Credential, ""),
+        Field::new(
+            "refresh_interval",
+            &["CYBERARK_REFRESH_INTERVAL"],
+            FieldKind::Plain,
+            "300s",
+        ),
+        Field::new(
+            "policy_branch",
+            &["CYBERARK_POLICY_BRANCH"],
+            FieldKind::Plain,
+            DEFAULT_POLICY_BRANCH,
+        ),
+        Field::new(
+            "authn_cert_service_id",
+            &["CYBERARK_AUTHN_CERT_SERVICE_ID"],
+            FieldKind::Plain,
+            "",
+        ),
+        Field::new("authn_cert_host_in_path", &[], FieldKind::Plain, "true"),
+        Field::new("policy_conflict_retries", &[], FieldKind::Plain, "5"),
+        Field::new("policy_conflict_max_wait", &[], FieldKind::Plain, "10s"),
+        Field::new("batch_size", &[], FieldKind::Plain, "50"),
+        Field::new("list_search", &[], FieldKind::Plain, "true"),
+        Field::new("list_page_size", &[], FieldKind::Plain, "1000"),
+    ];
+    const HTTP: Option<HttpPart> = Some(HttpPart {
+        env_prefix: "CYBERARK_",
+        aliases: &[
+            (
+                "tls_verify",
+                &["CYBERARK_SSL_VERIFY", "CYBERARK_TLS_VERIFY"],
+            ),
+            ("ca_file", &["CYBERARK_CA_CERT", "CYBERARK_CA_FILE"]),
+        ],
+        without: &[],
+    });
+}
 
 /// How the store logs in.
 #[derive(Clone, PartialEq, Eq)]
@@ -80,23 +207,137 @@ impl fmt::Debug for AuthMode {
     }
 }
 
-#[derive(Clone)]
-enum CertSource {
-    Files { cert: PathBuf, key: PathBuf },
-    Pem { cert: Vec<u8>, key: SecretValue },
+impl StoreConfig for ConjurConfig {
+    type Store = ConjurStore;
+
+    fn build(self) -> Result<ConjurStore> {
+        self.build_with_clock(Arc::new(SystemClock))
+    }
 }
 
-/// Builds a [`ConjurStore`].
-///
-/// Settings and defaults match the environment variables users of the LiteLLM Conjur manager
-/// already have (`CYBERARK_*`); every bad setting fails at [`ConjurBuilder::build`] with an
-/// error naming it.
+/// A plain text setting: not empty, no surrounding space or control characters.
+fn check_text(key: &str, v: &str) -> Result<()> {
+    if v.is_empty() {
+        return Err(ConjurConfig::field_error(key, "may not be empty"));
+    }
+    if v.trim() != v || v.chars().any(strongroom_core::is_forbidden_char) {
+        return Err(ConjurConfig::field_error(
+            key,
+            "may not contain control characters or surrounding white space",
+        ));
+    }
+    Ok(())
+}
+
+impl ConjurConfig {
+    /// Validates every setting and builds the store, with `clock` for token times.
+    pub(crate) fn build_with_clock(self, clock: Arc<dyn Clock>) -> Result<ConjurStore> {
+        self.http.validate(PROVIDER)?;
+        let base = self
+            .http
+            .address(
+                PROVIDER,
+                // Labelled like `field_error` labels, so the message names the variable too.
+                "api_base` (env `CYBERARK_API_BASE`)",
+                self.api_base.as_deref().unwrap_or(DEFAULT_API_BASE),
+                self.api_base.is_none(),
+            )?
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        check_text("account", &self.account)?;
+        if self.account.contains(':') {
+            return Err(Self::field_error(
+                "account",
+                "may not contain `:` (it separates the parts of a Conjur resource id)",
+            ));
+        }
+        check_text("username", &self.username)?;
+        if self.refresh_interval.is_zero() {
+            return Err(Self::field_error(
+                "refresh_interval",
+                "must be more than zero",
+            ));
+        }
+        let branch = parse::server_path(&self.policy_branch)
+            .map_err(|why| Self::field_error("policy_branch", why))?
+            .filter(|b| b != DEFAULT_POLICY_BRANCH);
+        if let Some(why) = branch.as_deref().and_then(policy::variable_id_problem) {
+            return Err(Self::field_error("policy_branch", why));
+        }
+        if self.batch_size == 0 || self.list_page_size == 0 {
+            let key = if self.batch_size == 0 {
+                "batch_size"
+            } else {
+                "list_page_size"
+            };
+            return Err(Self::field_error(key, "must be at least 1"));
+        }
+        let has_cert = self.http.client_cert.is_some() || self.http.client_identity_pem.is_some();
+        if has_cert && !base.starts_with("https://") {
+            return Err(Self::field_error(
+                "client_cert",
+                "a client certificate needs an https:// api_base",
+            ));
+        }
+        let mode = match &self.authn_cert_service_id {
+            Some(service_id) => {
+                check_text("authn_cert_service_id", service_id)?;
+                if !has_cert {
+                    return Err(Self::field_error(
+                        "authn_cert_service_id",
+                        "authn-cert logs in with a client certificate: set client_cert and client_key \
+                         (CYBERARK_CLIENT_CERT, CYBERARK_CLIENT_KEY)",
+                    ));
+                }
+                AuthMode::AuthnCert {
+                    service_id: service_id.clone(),
+                    host_in_path: self.authn_cert_host_in_path,
+                }
+            }
+            None if self.api_key.as_ref().is_none_or(SecretValue::is_blank) => {
+                return Err(Self::field_error(
+                    "api_key",
+                    "no API key: Conjur's standard authenticator needs one even when a client \
+                     certificate is presented; set authn_cert_service_id \
+                     (CYBERARK_AUTHN_CERT_SERVICE_ID) to log in with the certificate alone",
+                ));
+            }
+            None => AuthMode::ApiKey,
+        };
+        let http = HttpClient::new(PROVIDER, &self.http)?.with_clock(Arc::clone(&clock));
+        let api = Api::new(http, base, self.account.clone());
+        let auth = Auth::new(
+            mode,
+            self.username.clone(),
+            self.api_key,
+            self.refresh_interval,
+            clock,
+        );
+        Ok(ConjurStore::new(Parts {
+            api,
+            auth,
+            login: self.username,
+            branch,
+            conflict_retries: self.policy_conflict_retries,
+            conflict_max_wait: self.policy_conflict_max_wait,
+            backoff: self.http.retry_policy(),
+            batch_size: self.batch_size,
+            list_search: self.list_search,
+            list_page_size: self.list_page_size,
+            pages: PageBudget::from_config(&self.http),
+        }))
+    }
+}
+
+/// Builds a [`ConjurStore`]: setters over a [`ConjurConfig`], validated by
+/// [`ConjurBuilder::build`].
 ///
 /// ```no_run
 /// use strongroom_conjur::ConjurBuilder;
 /// use strongroom_core::{ReadOptions, SecretName, SecretStore};
 /// # async fn demo() -> strongroom_core::Result<()> {
-/// let store = ConjurBuilder::from_env()          // CYBERARK_API_BASE, CYBERARK_API_KEY, …
+/// let store = ConjurBuilder::from_env()?          // CYBERARK_API_BASE, CYBERARK_API_KEY, …
 ///     .with_api_base("https://conjur.example.com")
 ///     .with_account("myorg")
 ///     .with_login("host/litellm")
@@ -108,189 +349,70 @@ enum CertSource {
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Default)]
 pub struct ConjurBuilder {
-    api_base: String,
-    account: String,
-    login: String,
-    api_key: Option<SecretValue>,
-    client_cert: Option<CertSource>,
-    half_cert: Option<&'static str>,
-    ssl_verify: bool,
-    ca_files: Vec<(&'static str, PathBuf)>,
-    ca_pems: Vec<Vec<u8>>,
-    refresh_interval: Duration,
-    policy_branch: String,
-    authn_cert_service_id: Option<String>,
-    authn_cert_host_in_path: bool,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    proxy: Option<String>,
-    retry: RetryPolicy,
-    policy_conflict_retries: usize,
-    policy_conflict_max_wait: Duration,
-    batch_size: usize,
-    list_search: bool,
-    list_page_size: usize,
-    clock: Arc<dyn Clock>,
-    /// Problems found while reading the environment, reported by `build()`.
-    pending: Vec<Error>,
-}
-
-impl fmt::Debug for ConjurBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConjurBuilder")
-            .field("api_base", &self.api_base)
-            .field("account", &self.account)
-            .field("login", &self.login)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .field("client_cert", &self.client_cert.is_some())
-            .field("ssl_verify", &self.ssl_verify)
-            .field("refresh_interval", &self.refresh_interval)
-            .field("policy_branch", &self.policy_branch)
-            .field("authn_cert_service_id", &self.authn_cert_service_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for ConjurBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
+    config: ConjurConfig,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl ConjurBuilder {
-    /// Defaults only: `http://127.0.0.1:8080`, account `default`, login `admin`, no key,
-    /// TLS verification on, refresh every 300 s, policy branch `root`.
+    /// Defaults only (see [`ConjurConfig`]).
     pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts from a config.
+    pub fn from_config(config: ConjurConfig) -> Self {
         ConjurBuilder {
-            api_base: DEFAULT_API_BASE.to_string(),
-            account: DEFAULT_ACCOUNT.to_string(),
-            login: DEFAULT_USERNAME.to_string(),
-            api_key: None,
-            client_cert: None,
-            half_cert: None,
-            ssl_verify: true,
-            ca_files: Vec::new(),
-            ca_pems: Vec::new(),
-            refresh_interval: DEFAULT_REFRESH_INTERVAL,
-            policy_branch: DEFAULT_POLICY_BRANCH.to_string(),
-            authn_cert_service_id: None,
-            authn_cert_host_in_path: true,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            proxy: None,
-            retry: RetryPolicy::default(),
-            policy_conflict_retries: 5,
-            policy_conflict_max_wait: Duration::from_secs(10),
-            batch_size: 50,
-            list_search: true,
-            list_page_size: 1000,
-            clock: Arc::new(SystemClock),
-            pending: Vec::new(),
+            config,
+            clock: None,
         }
     }
 
-    /// Reads the `CYBERARK_*` environment variables (unset ones keep their defaults; an empty
-    /// value counts as unset). Unparsable values are reported by [`ConjurBuilder::build`].
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
+    /// Reads the `CYBERARK_*` environment variables ([`ConjurConfig::fields`]); an empty
+    /// variable counts as unset, a malformed one is an error naming it.
+    pub fn from_env() -> Result<Self> {
+        ConjurConfig::from_env().map(Self::from_config)
     }
 
-    /// Like [`ConjurBuilder::from_env`], reading variables through `get` (tests, config maps).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let mut b = ConjurBuilder::new();
-        if let Some(v) = get(ENV_API_BASE) {
-            b.api_base = v;
-        }
-        if let Some(v) = get(ENV_ACCOUNT) {
-            b.account = v;
-        }
-        if let Some(v) = get(ENV_USERNAME) {
-            b.login = v;
-        }
-        if let Some(v) = get(ENV_API_KEY) {
-            b.api_key = Some(SecretValue::from(v));
-        }
-        match (get(ENV_CLIENT_CERT), get(ENV_CLIENT_KEY)) {
-            (Some(cert), Some(key)) => {
-                b.client_cert = Some(CertSource::Files {
-                    cert: cert.into(),
-                    key: key.into(),
-                })
-            }
-            (Some(_), None) => b.half_cert = Some(ENV_CLIENT_KEY),
-            (None, Some(_)) => b.half_cert = Some(ENV_CLIENT_CERT),
-            (None, None) => {}
-        }
-        if let Some(v) = get(ENV_SSL_VERIFY) {
-            match parse_bool(&v) {
-                Some(verify) => b.ssl_verify = verify,
-                None if std::path::Path::new(v.trim()).is_file() => {
-                    // httpx-style `verify=<CA bundle path>`.
-                    b.ssl_verify = true;
-                    b.ca_files.push((ENV_SSL_VERIFY, v.trim().into()));
-                }
-                None => b.pending.push(Error::config(
-                    ENV_SSL_VERIFY,
-                    "expected true/false (or the path of an existing CA bundle)",
-                )),
-            }
-        }
-        if let Some(v) = get(ENV_REFRESH_INTERVAL) {
-            match parse_duration(&v) {
-                Some(d) => b.refresh_interval = d,
-                None => b.pending.push(Error::config(
-                    ENV_REFRESH_INTERVAL,
-                    "expected a number of seconds (e.g. 300) or a duration such as `5m`",
-                )),
-            }
-        }
-        if let Some(v) = get(ENV_CA_CERT) {
-            b.ca_files.push((ENV_CA_CERT, v.trim().into()));
-        }
-        if let Some(v) = get(ENV_POLICY_BRANCH) {
-            b.policy_branch = v;
-        }
-        if let Some(v) = get(ENV_AUTHN_CERT_SERVICE_ID) {
-            b.authn_cert_service_id = Some(v);
-        }
-        b
+    /// Like [`ConjurBuilder::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        ConjurConfig::from_lookup(lookup).map(Self::from_config)
     }
 
-    /// Sets the Conjur URL (`CYBERARK_API_BASE`).
+    /// The config so far.
+    pub fn config(&self) -> &ConjurConfig {
+        &self.config
+    }
+
+    /// Sets `api_base`.
     pub fn with_api_base(mut self, url: impl Into<String>) -> Self {
-        self.api_base = url.into();
+        self.config.api_base = Some(url.into());
         self
     }
-    /// Sets the account (`CYBERARK_ACCOUNT`).
+    /// Sets `account`.
     pub fn with_account(mut self, account: impl Into<String>) -> Self {
-        self.account = account.into();
+        self.config.account = account.into();
         self
     }
-    /// Sets the login (`CYBERARK_USERNAME`): a user name or `host/<id>`.
+    /// Sets `username`: a user name or `host/<id>`.
     pub fn with_login(mut self, login: impl Into<String>) -> Self {
-        self.login = login.into();
+        self.config.username = login.into();
         self
     }
-    /// Sets the API key (`CYBERARK_API_KEY`).
+    /// Sets `api_key`.
     pub fn with_api_key(mut self, key: impl Into<SecretValue>) -> Self {
-        self.api_key = Some(key.into());
+        self.config.api_key = Some(key.into());
         self
     }
-    /// Presents this client certificate and key (PEM files) in the TLS handshake
-    /// (`CYBERARK_CLIENT_CERT`, `CYBERARK_CLIENT_KEY`).
+    /// Presents this client certificate and key (PEM files) in the TLS handshake.
     pub fn with_client_cert_files(
         mut self,
         cert: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> Self {
-        self.client_cert = Some(CertSource::Files {
-            cert: cert.into(),
-            key: key.into(),
-        });
-        self.half_cert = None;
+        self.config.http.client_cert = Some(cert.into());
+        self.config.http.client_key = Some(key.into());
         self
     }
     /// Presents this client certificate and key (PEM text) in the TLS handshake.
@@ -299,412 +421,306 @@ impl ConjurBuilder {
         cert_pem: impl Into<Vec<u8>>,
         key_pem: SecretValue,
     ) -> Self {
-        self.client_cert = Some(CertSource::Pem {
-            cert: cert_pem.into(),
-            key: key_pem,
-        });
-        self.half_cert = None;
+        self.config.http.client_identity_pem = Some((cert_pem.into(), key_pem));
         self
     }
-    /// Verifies the server's TLS certificate (`CYBERARK_SSL_VERIFY`, default `true`). Turning
-    /// it off logs a warning; use it only against development servers.
+    /// Verifies the server certificate (`tls_verify`, default true). Turning it off logs a
+    /// warning; use it only against development servers.
     pub fn with_ssl_verify(mut self, verify: bool) -> Self {
-        self.ssl_verify = verify;
+        self.config.http.tls_verify = verify;
         self
     }
-    /// Trusts the CA certificates of this PEM file too (`CYBERARK_CA_CERT`).
+    /// Trusts the CA certificates of this PEM file too (`ca_file`).
     pub fn with_ca_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_files.push((ENV_CA_CERT, path.into()));
+        self.config.http.ca_file = Some(path.into());
         self
     }
     /// Trusts this CA certificate (PEM text) too.
     pub fn with_ca_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.ca_pems.push(pem.into());
+        self.config.http.ca_pems.push(pem.into());
         self
     }
-    /// Logs in again once a token is this old (`CYBERARK_REFRESH_INTERVAL`, default 300 s),
-    /// or one minute before the token's own expiry, whichever comes first.
+    /// Sets `refresh_interval`: log in again once a token is this old.
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
-        self.refresh_interval = interval;
+        self.config.refresh_interval = interval;
         self
     }
-    /// The policy branch new variables are declared in (`CYBERARK_POLICY_BRANCH`, default
-    /// `root`).
+    /// Sets `policy_branch`.
     pub fn with_policy_branch(mut self, branch: impl Into<String>) -> Self {
-        self.policy_branch = branch.into();
+        self.config.policy_branch = branch.into();
         self
     }
-    /// Logs in with the `authn-cert` authenticator of `service_id`
-    /// (`CYBERARK_AUTHN_CERT_SERVICE_ID`); needs a client certificate, no API key.
+    /// Sets `authn_cert_service_id`: log in with `authn-cert` (client certificate, no key).
     pub fn with_authn_cert(mut self, service_id: impl Into<String>) -> Self {
-        self.authn_cert_service_id = Some(service_id.into());
+        self.config.authn_cert_service_id = Some(service_id.into());
         self
     }
-    /// With `authn-cert`: put the login in the path (`true`, default) or let the server derive
-    /// the host from the certificate's SPIFFE id (`false`).
+    /// Sets `authn_cert_host_in_path`.
     pub fn with_authn_cert_host_in_path(mut self, yes: bool) -> Self {
-        self.authn_cert_host_in_path = yes;
+        self.config.authn_cert_host_in_path = yes;
         self
     }
-    /// Connect timeout (default 5 s).
+    /// Sets `http.connect_timeout`.
     pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
+        self.config.http.connect_timeout = d;
         self
     }
-    /// Whole-request timeout (default 30 s).
+    /// Sets `http.timeout` (the whole request).
     pub fn with_request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
+        self.config.http.timeout = d;
         self
     }
-    /// Sends every request through this proxy.
+    /// Sets `http.proxy`.
     pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
-        self.proxy = Some(url.into());
+        self.config.http.proxy = Some(url.into());
         self
     }
-    /// Retries of temporary failures (transport errors, 408/429/5xx).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+    /// Replaces the whole HTTP part.
+    pub fn with_http(mut self, http: HttpConfig) -> Self {
+        self.config.http = http;
         self
     }
-    /// How often a write retries a 409 `policy_conflict` (default 5) and the longest single
-    /// wait it accepts from `Retry-After` (default 10 s).
+    /// The retry policy of temporary failures (`http.retry`).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.config.http.retry = Some(retry);
+        self
+    }
+    /// Same as [`ConjurBuilder::with_retry_policy`] (the name earlier releases used).
+    pub fn with_retry(self, retry: RetryPolicy) -> Self {
+        self.with_retry_policy(retry)
+    }
+    /// Sets `policy_conflict_retries` and `policy_conflict_max_wait`.
     pub fn with_policy_conflict_retries(mut self, retries: usize, max_wait: Duration) -> Self {
-        self.policy_conflict_retries = retries;
-        self.policy_conflict_max_wait = max_wait;
+        self.config.policy_conflict_retries = retries as u64;
+        self.config.policy_conflict_max_wait = max_wait;
         self
     }
-    /// Names per batch request of `read_many` (default 50).
+    /// Sets `batch_size`.
     pub fn with_batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n;
+        self.config.batch_size = n as u64;
         self
     }
-    /// Whether `list(prefix)` passes the prefix's whole segments as `search` (default `true`;
-    /// results are always filtered by prefix here too).
+    /// Sets `list_search`.
     pub fn with_list_search(mut self, yes: bool) -> Self {
-        self.list_search = yes;
+        self.config.list_search = yes;
         self
     }
-    /// Resources per page of `list` (default 1000).
+    /// Sets `list_page_size`.
     pub fn with_list_page_size(mut self, n: usize) -> Self {
-        self.list_page_size = n;
+        self.config.list_page_size = n as u64;
         self
     }
-    /// The clock the token cache uses (tests pass a `ManualClock`).
+    /// The clock token times and the retry budget are measured with (tests pass a
+    /// `ManualClock`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 
     /// Checks every setting and builds the store. Nothing is sent until the first operation.
     pub fn build(self) -> Result<ConjurStore> {
-        let settings = self.into_settings()?;
-        ConjurStore::from_settings(settings)
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        self.config.build_with_clock(clock)
     }
-
-    fn into_settings(self) -> Result<Settings> {
-        if let Some(e) = self.pending.into_iter().next() {
-            return Err(e);
-        }
-        if let Some(missing) = self.half_cert {
-            return Err(Error::config(
-                missing,
-                "a client certificate needs both CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY",
-            ));
-        }
-        let api_base = parse_base(&self.api_base)?;
-        check_text(ENV_ACCOUNT, &self.account)?;
-        if self.account.contains(':') {
-            return Err(Error::config(
-                ENV_ACCOUNT,
-                "may not contain `:` (it separates the parts of a Conjur resource id)",
-            ));
-        }
-        check_text(ENV_USERNAME, &self.login)?;
-        if self.refresh_interval.is_zero() {
-            return Err(Error::config(
-                ENV_REFRESH_INTERVAL,
-                "must be more than zero",
-            ));
-        }
-        policy::check_branch(&self.policy_branch)
-            .map_err(|why| Error::config(ENV_POLICY_BRANCH, why))?;
-        if self.batch_size == 0 {
-            return Err(Error::config("batch_size", "must be at least 1"));
-        }
-        if self.list_page_size == 0 {
-            return Err(Error::config("list_page_size", "must be at least 1"));
-        }
-        let https = api_base.starts_with("https://");
-        if self.client_cert.is_some() && !https {
-            return Err(Error::config(
-                ENV_CLIENT_CERT,
-                "a client certificate needs an https:// CYBERARK_API_BASE",
-            ));
-        }
-        let auth = match &self.authn_cert_service_id {
-            Some(service_id) => {
-                check_text(ENV_AUTHN_CERT_SERVICE_ID, service_id)?;
-                if self.client_cert.is_none() {
-                    return Err(Error::config(
-                        ENV_AUTHN_CERT_SERVICE_ID,
-                        "authn-cert logs in with a client certificate: set CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY",
-                    ));
-                }
-                AuthMode::AuthnCert {
-                    service_id: service_id.clone(),
-                    host_in_path: self.authn_cert_host_in_path,
-                }
-            }
-            None => {
-                match &self.api_key {
-                    Some(k) if !k.is_blank() => {}
-                    _ => {
-                        return Err(Error::config(
-                            ENV_API_KEY,
-                            "no API key: Conjur's standard authenticator needs one even when a client \
-                             certificate is presented; set CYBERARK_AUTHN_CERT_SERVICE_ID to log in with \
-                             the certificate alone (authn-cert)",
-                        ));
-                    }
-                }
-                AuthMode::ApiKey
-            }
-        };
-        let mut http = HttpOptions::default()
-            .connect_timeout(self.connect_timeout)
-            .request_timeout(self.request_timeout)
-            .danger_accept_invalid_certs(!self.ssl_verify);
-        for (setting, path) in &self.ca_files {
-            http = http.add_ca_file(setting, path)?;
-        }
-        for pem in self.ca_pems {
-            http = http.add_ca_pem(pem);
-        }
-        match self.client_cert {
-            Some(CertSource::Files { cert, key }) => {
-                http = http.client_identity_files(ENV_CLIENT_CERT, cert, ENV_CLIENT_KEY, key)?;
-            }
-            Some(CertSource::Pem { cert, key }) => {
-                http = http.client_identity_pem(&cert, key.expose_secret());
-            }
-            None => {}
-        }
-        if let Some(p) = self.proxy {
-            http = http.proxy(p);
-        }
-        Ok(Settings {
-            api_base,
-            account: self.account,
-            login: self.login,
-            api_key: self.api_key,
-            auth,
-            http,
-            refresh_interval: self.refresh_interval,
-            policy_branch: self.policy_branch,
-            retry: self.retry,
-            policy_conflict_retries: self.policy_conflict_retries,
-            policy_conflict_max_wait: self.policy_conflict_max_wait,
-            batch_size: self.batch_size,
-            list_search: self.list_search,
-            list_page_size: self.list_page_size,
-            clock: self.clock,
-        })
-    }
-}
-
-/// The checked settings a store runs on.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) api_base: String,
-    pub(crate) account: String,
-    pub(crate) login: String,
-    pub(crate) api_key: Option<SecretValue>,
-    pub(crate) auth: AuthMode,
-    pub(crate) http: HttpOptions,
-    pub(crate) refresh_interval: Duration,
-    pub(crate) policy_branch: String,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) policy_conflict_retries: usize,
-    pub(crate) policy_conflict_max_wait: Duration,
-    pub(crate) batch_size: usize,
-    pub(crate) list_search: bool,
-    pub(crate) list_page_size: usize,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-fn check_text(setting: &str, v: &str) -> Result<()> {
-    if v.is_empty() {
-        return Err(Error::config(setting, "may not be empty"));
-    }
-    if v.trim() != v || v.chars().any(strongroom_core::is_forbidden_char) {
-        return Err(Error::config(
-            setting,
-            "may not contain control characters or surrounding white space",
-        ));
-    }
-    Ok(())
-}
-
-fn parse_base(raw: &str) -> Result<String> {
-    let raw = raw.trim();
-    let url = url::Url::parse(raw)
-        .map_err(|e| Error::config(ENV_API_BASE, format!("not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::config(
-            ENV_API_BASE,
-            "must start with http:// or https://",
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::config(ENV_API_BASE, "has no host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::config(
-            ENV_API_BASE,
-            "may not have a query or fragment",
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::config(
-            ENV_API_BASE,
-            "may not carry credentials; use CYBERARK_USERNAME and CYBERARK_API_KEY",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use strongroom_core::ErrorKind;
+    use strongroom_core::config::Settings;
 
-    fn from(vars: &[(&str, &str)]) -> ConjurBuilder {
+    fn from(vars: &[(&str, &str)]) -> Result<ConjurConfig> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        ConjurBuilder::from_lookup(move |k| map.get(k).cloned())
+        ConjurConfig::from_lookup(move |k| map.get(k).cloned())
     }
 
-    fn err_of(b: ConjurBuilder) -> String {
-        b.into_settings().err().expect("must fail").to_string()
+    fn build_err(vars: &[(&str, &str)]) -> String {
+        match from(vars) {
+            Err(e) => e.to_string(),
+            Ok(c) => c.build().expect_err("must fail").to_string(),
+        }
     }
 
     #[test]
     fn defaults_match_the_litellm_variables() {
-        let s = from(&[(ENV_API_KEY, "k")]).into_settings().unwrap();
-        assert_eq!(s.api_base, "http://127.0.0.1:8080");
-        assert_eq!(s.account, "default");
-        assert_eq!(s.login, "admin");
-        assert_eq!(s.refresh_interval, Duration::from_secs(300));
-        assert_eq!(s.policy_branch, "root");
-        assert!(s.http.tls_verify);
-        assert_eq!(s.auth, AuthMode::ApiKey);
+        let c = from(&[("CYBERARK_API_KEY", "k")]).unwrap();
+        assert_eq!(c.api_base, None);
+        assert_eq!(c.account, "default");
+        assert_eq!(c.username, "admin");
+        assert_eq!(c.refresh_interval, Duration::from_secs(300));
+        assert_eq!(c.policy_branch, "root");
+        assert!(c.http.tls_verify);
+        let store = c.build().unwrap();
+        assert_eq!(store.api_base(), "http://127.0.0.1:8080");
     }
 
     #[test]
-    fn env_values_are_read() {
-        let s = from(&[
-            (ENV_API_BASE, "https://conjur.example.com/"),
-            (ENV_ACCOUNT, "myorg"),
-            (ENV_USERNAME, "host/app"),
-            (ENV_API_KEY, "k"),
-            (ENV_SSL_VERIFY, "False"),
-            (ENV_REFRESH_INTERVAL, "120"),
-            (ENV_POLICY_BRANCH, "apps/litellm"),
+    fn env_values_are_read_by_their_exact_names() {
+        let c = from(&[
+            ("CYBERARK_API_BASE", "https://conjur.example.com/"),
+            ("CYBERARK_ACCOUNT", "myorg"),
+            ("CYBERARK_USERNAME", "host/app"),
+            ("CYBERARK_API_KEY", "k"),
+            ("CYBERARK_SSL_VERIFY", "False"),
+            ("CYBERARK_REFRESH_INTERVAL", "5m"),
+            ("CYBERARK_POLICY_BRANCH", "apps/litellm"),
+            ("CYBERARK_CA_CERT", "/etc/ca.pem"),
+            ("CYBERARK_TIMEOUT", "7"),
+            // Generic names are never looked at.
+            ("API_BASE", "https://evil"),
+            ("ACCOUNT", "evil"),
         ])
-        .into_settings()
         .unwrap();
-        assert_eq!(s.api_base, "https://conjur.example.com");
-        assert_eq!(s.account, "myorg");
-        assert_eq!(s.login, "host/app");
-        assert!(!s.http.tls_verify);
-        assert_eq!(s.refresh_interval, Duration::from_secs(120));
-        assert_eq!(s.policy_branch, "apps/litellm");
-        let s = from(&[(ENV_API_KEY, "k"), (ENV_REFRESH_INTERVAL, "5m")])
-            .into_settings()
-            .unwrap();
-        assert_eq!(s.refresh_interval, Duration::from_secs(300));
+        assert_eq!(c.api_base.as_deref(), Some("https://conjur.example.com/"));
+        assert_eq!(c.account, "myorg");
+        assert_eq!(c.username, "host/app");
+        assert!(!c.http.tls_verify);
+        assert_eq!(c.refresh_interval, Duration::from_secs(300));
+        assert_eq!(c.policy_branch, "apps/litellm");
+        assert_eq!(c.http.ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(c.http.timeout, Duration::from_secs(7));
+        let store = c.build_with_clock(Arc::new(SystemClock));
+        // The CA file does not exist: refused when the client is built, naming the setting.
+        assert!(store.unwrap_err().to_string().contains("ca_file"));
+    }
+
+    #[test]
+    fn toml_settings_take_native_types_and_refuse_unknown_keys() {
+        let mut s = Settings::for_manager("conjur");
+        s.insert("api_base", "https://conjur.example".into());
+        s.insert("api_key", "k".into());
+        s.insert("batch_size", 20.into());
+        s.insert("list_search", false.into());
+        s.insert("policy_conflict_max_wait", "2s".into());
+        s.insert("max_pages", 3.into());
+        let c = ConjurConfig::from_settings(&s).unwrap();
+        assert_eq!((c.batch_size, c.list_search), (20, false));
+        assert_eq!(c.policy_conflict_max_wait, Duration::from_secs(2));
+        assert_eq!(c.http.max_pages, 3);
+        let mut s = Settings::for_manager("conjur");
+        s.insert("api_bse", "https://x".into());
+        let err = ConjurConfig::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("did you mean `api_base`"), "{err}");
     }
 
     #[test]
     fn bad_settings_name_the_setting() {
-        let cases: Vec<(ConjurBuilder, &str)> = vec![
+        let k = ("CYBERARK_API_KEY", "k");
+        let cases: &[(&[(&str, &str)], &str)] = &[
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_SSL_VERIFY, "maybe")]),
-                ENV_SSL_VERIFY,
+                &[k, ("CYBERARK_SSL_VERIFY", "maybe")],
+                "CYBERARK_SSL_VERIFY",
             ),
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_REFRESH_INTERVAL, "soon")]),
-                ENV_REFRESH_INTERVAL,
+                &[k, ("CYBERARK_REFRESH_INTERVAL", "soon")],
+                "CYBERARK_REFRESH_INTERVAL",
             ),
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_REFRESH_INTERVAL, "0")]),
-                ENV_REFRESH_INTERVAL,
+                &[k, ("CYBERARK_REFRESH_INTERVAL", "0")],
+                "CYBERARK_REFRESH_INTERVAL",
             ),
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_API_BASE, "conjur:8080")]),
-                ENV_API_BASE,
+                &[k, ("CYBERARK_API_BASE", "conjur:8080")],
+                "CYBERARK_API_BASE",
+            ),
+            (&[k, ("CYBERARK_API_BASE", "ftp://x")], "CYBERARK_API_BASE"),
+            (
+                &[k, ("CYBERARK_API_BASE", "https://u:pw@conjur.example")],
+                "CYBERARK_API_BASE",
             ),
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_API_BASE, "ftp://x")]),
-                ENV_API_BASE,
+                &[k, ("CYBERARK_API_BASE", "http://conjur.example")],
+                "CYBERARK_API_BASE",
+            ),
+            (&[k, ("CYBERARK_ACCOUNT", "a:b")], "CYBERARK_ACCOUNT"),
+            (
+                &[k, ("CYBERARK_POLICY_BRANCH", "a/../b")],
+                "CYBERARK_POLICY_BRANCH",
             ),
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_ACCOUNT, "a:b")]),
-                ENV_ACCOUNT,
+                &[k, ("CYBERARK_POLICY_BRANCH", "a$b")],
+                "CYBERARK_POLICY_BRANCH",
+            ),
+            (&[k, ("CYBERARK_CLIENT_CERT", "/tmp/c.pem")], "client_key"),
+            (&[k, ("CYBERARK_CLIENT_KEY", "/tmp/k.pem")], "client_cert"),
+            (&[], "CYBERARK_API_KEY"),
+            (&[("CYBERARK_API_KEY", "   ")], "CYBERARK_API_KEY"),
+            (
+                &[("CYBERARK_AUTHN_CERT_SERVICE_ID", "svc")],
+                "CYBERARK_AUTHN_CERT_SERVICE_ID",
             ),
             (
-                from(&[(ENV_API_KEY, "k"), (ENV_POLICY_BRANCH, "/abs")]),
-                ENV_POLICY_BRANCH,
+                &[
+                    k,
+                    ("CYBERARK_CLIENT_CERT", "/nonexistent/c.pem"),
+                    ("CYBERARK_CLIENT_KEY", "/nonexistent/k.pem"),
+                ],
+                "client_cert",
             ),
-            (
-                from(&[(ENV_API_KEY, "k"), (ENV_POLICY_BRANCH, "a/../b")]),
-                ENV_POLICY_BRANCH,
-            ),
-            (
-                from(&[(ENV_API_KEY, "k"), (ENV_CLIENT_CERT, "/tmp/c.pem")]),
-                ENV_CLIENT_KEY,
-            ),
-            (
-                from(&[(ENV_API_KEY, "k"), (ENV_CLIENT_KEY, "/tmp/k.pem")]),
-                ENV_CLIENT_CERT,
-            ),
-            (from(&[]), ENV_API_KEY),
-            (
-                from(&[(ENV_AUTHN_CERT_SERVICE_ID, "svc")]),
-                ENV_AUTHN_CERT_SERVICE_ID,
-            ),
-            (
-                from(&[
-                    (ENV_API_KEY, "k"),
-                    (ENV_CLIENT_CERT, "/nonexistent/c.pem"),
-                    (ENV_CLIENT_KEY, "/nonexistent/k.pem"),
-                ]),
-                ENV_CLIENT_CERT,
-            ),
-            (
-                from(&[
-                    (ENV_API_BASE, "https://x"),
-                    (ENV_API_KEY, "k"),
-                    (ENV_CLIENT_CERT, "/nonexistent/c.pem"),
-                    (ENV_CLIENT_KEY, "/nonexistent/k.pem"),
-                ]),
-                ENV_CLIENT_CERT,
-            ),
-            (
-                from(&[(ENV_API_KEY, "k"), (ENV_CA_CERT, "/nonexistent/ca.pem")]),
-                ENV_CA_CERT,
-            ),
-            (
-                ConjurBuilder::new().with_api_key("k").with_login(""),
-                ENV_USERNAME,
-            ),
-            (ConjurBuilder::new().with_api_key("   "), ENV_API_KEY),
+            (&[k, ("CYBERARK_CA_CERT", "/nonexistent/ca.pem")], "ca_file"),
         ];
-        for (b, setting) in cases {
-            let text = err_of(b);
-            assert!(text.contains(setting), "{text} should name {setting}");
+        for (vars, setting) in cases {
+            let text = build_err(vars);
+            assert!(
+                text.contains(setting),
+                "{vars:?}: {text} should name {setting}"
+            );
+        }
+        let err = ConjurBuilder::new()
+            .with_api_key("k")
+            .with_login("")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Config);
+        assert!(err.to_string().contains("username"), "{err}");
+    }
+
+    #[test]
+    fn plaintext_to_another_host_needs_the_opt_in() {
+        let c = from(&[
+            ("CYBERARK_API_KEY", "k"),
+            ("CYBERARK_API_BASE", "http://conjur.internal:8080"),
+            ("CYBERARK_ALLOW_INSECURE_TRANSPORT", "true"),
+        ])
+        .unwrap();
+        assert!(c.build().is_ok());
+    }
+
+    #[test]
+    fn branch_is_normalised() {
+        for (raw, want) in [
+            ("root", None),
+            ("/", None),
+            ("/apps/litellm/", Some("apps/litellm")),
+        ] {
+            let store = ConjurBuilder::new()
+                .with_api_key("k")
+                .with_policy_branch(raw)
+                .build()
+                .unwrap();
+            assert_eq!(store.policy_branch(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn fields_list_every_key_with_exact_names() {
+        let fields = ConjurConfig::fields();
+        let env = |key: &str| fields.iter().find(|f| f.key == key).unwrap().env.clone();
+        assert_eq!(env("api_base"), ["CYBERARK_API_BASE"]);
+        assert_eq!(
+            env("tls_verify"),
+            ["CYBERARK_SSL_VERIFY", "CYBERARK_TLS_VERIFY"]
+        );
+        assert_eq!(env("ca_file"), ["CYBERARK_CA_CERT", "CYBERARK_CA_FILE"]);
+        assert_eq!(env("client_cert"), ["CYBERARK_CLIENT_CERT"]);
+        assert!(env("batch_size").is_empty());
+        for f in &fields {
+            assert!(f.env.iter().all(|e| e.starts_with("CYBERARK_")), "{f:?}");
         }
     }
 

@@ -1,16 +1,14 @@
 //! Entry points for the fuzz targets in `crates/strongroom-fuzz`. Not part of the API (hidden,
-//! no semver promise): each hands bytes as they came off the wire to the parser the store uses.
+//! no semver promise): each hands bytes as they came off the wire to the parser the store uses
+//! (all in `api.rs`, error answers in `error.rs`).
 
-use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use strongroom_core::provider::http::parse_retry_after;
 use strongroom_core::{Error, ReadManyResult, ReadOptions, Result, SecretName, SecretValue};
-use zeroize::Zeroizing;
-
-use crate::api::Reply;
 
 /// An authenticate answer → the `Authorization` token value, and whether an expiry was read.
 pub fn token_answer(body: &[u8]) -> Result<(SecretValue, bool)> {
-    crate::auth::token_from_answer(body).map(|(token, exp)| (token, exp.is_some()))
+    crate::api::token_from_answer(body).map(|(token, times)| (token, times.expires.is_some()))
 }
 
 /// A `200` batch answer for `names` in `account` (values base64-encoded when `base64`), with
@@ -26,13 +24,12 @@ pub fn batch_answer(
     if let Some(f) = field {
         opts = opts.field(f);
     }
-    crate::store::parse_batch(
-        body,
-        base64,
-        |id| format!("{account}:variable:{id}"),
-        names,
-        &opts,
-    )
+    crate::api::parse_batch(body, base64, account, names, &opts)
+}
+
+/// A resources page (list) → how many resources it holds and the variable ids in `account`.
+pub fn resources_answer(body: &[u8], account: &str) -> Result<(usize, Vec<String>)> {
+    crate::api::parse_resource_ids(body, account)
 }
 
 /// The error for a non-success answer (`status` outside 100–999 is taken as 500).
@@ -43,16 +40,8 @@ pub fn error_answer(
     body: &[u8],
 ) -> Error {
     let mut headers = HeaderMap::new();
-    if let Some(v) = content_type.and_then(|v| HeaderValue::from_str(v).ok()) {
-        headers.insert(CONTENT_TYPE, v);
-    }
     if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
         headers.insert(RETRY_AFTER, v);
     }
-    let reply = Reply {
-        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        headers,
-        body: Zeroizing::new(body.to_vec()),
-    };
-    crate::error::reply_error(&reply)
+    crate::error::answer_error(status, content_type, parse_retry_after(&headers), body)
 }

@@ -50,6 +50,7 @@ async fn api_key_login_presents_the_client_certificate_from_files() {
     ];
     let store =
         ConjurBuilder::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+            .unwrap()
             .with_retry(fast_retry())
             .build()
             .unwrap();
@@ -157,6 +158,7 @@ async fn an_untrusted_server_certificate_is_refused() {
         "CYBERARK_SSL_VERIFY" => Some("false".into()),
         _ => None,
     })
+    .unwrap()
     .build()
     .unwrap();
     assert!(

@@ -4,7 +4,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use common::{builder, count, fake, name, store};
@@ -352,7 +352,7 @@ async fn list_pages_and_filters_by_prefix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_expiry_in_the_middle_of_a_burst_of_reads_costs_one_login() {
+async fn a_token_expired_under_a_burst_of_reads_costs_one_login() {
     logs::install();
     let fake = fake().await;
     let values: Vec<String> = (0..10).map(|_| sentinel("burst")).collect();
@@ -365,14 +365,9 @@ async fn token_expiry_in_the_middle_of_a_burst_of_reads_costs_one_login() {
         .await
         .unwrap();
     assert_eq!(fake.authn_count(), 1);
-    fake.faults().set_latency(Some(Duration::from_millis(3)));
-    let expirer = {
-        let fake_ref = &fake;
-        async move {
-            tokio::time::sleep(Duration::from_millis(40)).await;
-            fake_ref.expire_tokens();
-        }
-    };
+    // The server ends the token while the store still thinks it good: every read of the first
+    // wave meets a 401, and all of them share one new log-in.
+    fake.expire_tokens();
     let reads = futures_util::stream::iter((0..200).map(|i| {
         let store = Arc::clone(&store);
         async move {
@@ -381,20 +376,15 @@ async fn token_expiry_in_the_middle_of_a_burst_of_reads_costs_one_login() {
         }
     }))
     .buffer_unordered(8)
-    .collect::<Vec<_>>();
-    let (results, ()) = tokio::join!(reads, expirer);
-    for (i, r) in results {
+    .collect::<Vec<_>>()
+    .await;
+    for (i, r) in reads {
         assert_eq!(text(&r.unwrap()).as_deref(), Some(values[i].as_str()));
     }
-    let unauthorized = fake
-        .requests()
-        .iter()
-        .filter(|r| r.uri.starts_with("/secrets/"))
-        .count()
-        - 201;
+    let refused = count(&fake, "GET", "/secrets/") - 201;
     assert!(
-        unauthorized >= 1,
-        "some reads must have met the expired token"
+        (1..=8).contains(&refused),
+        "the reads in flight met the expired token once each ({refused})"
     );
     assert_eq!(
         fake.authn_count(),
@@ -484,23 +474,70 @@ async fn standard_alphabet_tokens_work_too() {
     );
 }
 
-#[tokio::test]
-async fn short_lived_tokens_are_renewed() {
-    let fake = fake().await;
-    fake.set_token_ttl(Duration::from_secs(1));
+/// A fake and a store on one manual clock, tokens living `ttl`.
+async fn on_one_clock(
+    ttl: Duration,
+) -> (FakeConjur, strongroom_conjur::ConjurStore, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let fake = FakeConjur::start_with(FakeConjurConfig {
+        token_ttl: ttl,
+        clock: clock.clone(),
+        ..FakeConjurConfig::default()
+    })
+    .await;
     fake.set_value("s", b"v");
-    let store = store(&fake);
+    let store = builder(&fake).with_clock(clock.clone()).build().unwrap();
+    (fake, store, clock)
+}
+
+#[tokio::test]
+async fn short_lived_tokens_are_reused_for_most_of_their_life() {
+    // 30-second tokens: renewed after 24 s (80 %), not before every call.
+    let (fake, store, clock) = on_one_clock(Duration::from_secs(30)).await;
+    for _ in 0..5 {
+        store.read(&name("s"), &ReadOptions::new()).await.unwrap();
+    }
+    assert_eq!(fake.authn_count(), 1, "one log-in for five reads");
+    clock.advance(Duration::from_secs(20));
+    store.read(&name("s"), &ReadOptions::new()).await.unwrap();
+    assert_eq!(fake.authn_count(), 1, "a 20-second-old token is reused");
+    clock.advance(Duration::from_secs(5));
+    store.read(&name("s"), &ReadOptions::new()).await.unwrap();
+    assert_eq!(
+        fake.authn_count(),
+        2,
+        "past 80 % of its life: renewed first"
+    );
+    assert_eq!(
+        count(&fake, "GET", "/secrets/"),
+        7,
+        "never sent stale: no 401 and no retry"
+    );
+
+    // One-second tokens: renewed after 800 ms.
+    let (fake, store, clock) = on_one_clock(Duration::from_secs(1)).await;
     for _ in 0..3 {
         store.read(&name("s"), &ReadOptions::new()).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(790));
     store.read(&name("s"), &ReadOptions::new()).await.unwrap();
-    // A token that lives less than the refresh buffer is renewed on every use, never sent stale.
-    assert_eq!(
-        count(&fake, "GET", "/secrets/"),
-        4,
-        "no 401 retries were needed"
-    );
+    assert_eq!(fake.authn_count(), 1);
+    clock.advance(Duration::from_millis(20));
+    store.read(&name("s"), &ReadOptions::new()).await.unwrap();
+    assert_eq!(fake.authn_count(), 2);
+    assert_eq!(count(&fake, "GET", "/secrets/"), 5);
+}
+
+#[tokio::test]
+async fn a_token_the_server_ended_is_replaced_once() {
+    // The fake's clock runs past the token's life while the store's refresh point is not
+    // reached (an 8-minute token, the server expiring it early): one 401, one log-in, one retry.
+    let (fake, store, _clock) = on_one_clock(Duration::from_secs(480)).await;
+    store.read(&name("s"), &ReadOptions::new()).await.unwrap();
+    fake.expire_tokens();
+    store.read(&name("s"), &ReadOptions::new()).await.unwrap();
+    assert_eq!(fake.authn_count(), 2);
+    assert_eq!(count(&fake, "GET", "/secrets/"), 3);
 }
 
 #[tokio::test]
@@ -613,7 +650,8 @@ async fn malformed_answers_are_protocol_errors() {
 }
 
 #[tokio::test]
-async fn forced_policy_conflicts_are_retried_after_retry_after() {
+async fn forced_policy_conflicts_are_retried_then_reported() {
+    // How long each retry waits (Retry-After, capped) is `conflict_waits_honour_retry_after_within_the_cap`.
     let fake = fake().await;
     let store = store(&fake);
     fake.force_policy_conflicts(3);
@@ -622,22 +660,14 @@ async fn forced_policy_conflicts_are_retried_after_retry_after() {
         .await
         .unwrap();
     assert_eq!(count(&fake, "POST", "/policies/"), 4);
+    assert_eq!(fake.policy_conflicts(), 3);
     assert_eq!(
         fake.policy_records().len(),
         1,
         "conflicted loads record nothing"
     );
-    // Retry-After is honoured.
-    fake.set_policy_retry_after(1, 1);
-    fake.force_policy_conflicts(1);
-    let started = Instant::now();
-    store
-        .write(&name("c/two"), "2".into(), &WriteOptions::new())
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1));
-    // More conflicts than retries: a temporary Conflict error, and no value was set.
-    fake.set_policy_retry_after(0, 0);
+    // More conflicts than retries (5): a temporary Conflict error, and no value was set.
+    fake.clear_requests();
     fake.force_policy_conflicts(100);
     let err = store
         .write(&name("c/three"), "3".into(), &WriteOptions::new())
@@ -645,6 +675,13 @@ async fn forced_policy_conflicts_are_retried_after_retry_after() {
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Conflict, "{err}");
     assert!(err.is_temporary());
+    assert_eq!(err.name(), Some("c/three"));
+    assert_eq!(
+        count(&fake, "POST", "/policies/"),
+        6,
+        "one load and five retries"
+    );
+    assert_eq!(count(&fake, "POST", "/secrets/"), 0);
     fake.force_policy_conflicts(0);
     assert!(
         store
@@ -658,10 +695,13 @@ async fn forced_policy_conflicts_are_retried_after_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_collide_on_policy_loads_and_all_succeed() {
     let fake = fake().await;
-    fake.set_policy_load_time(Duration::from_millis(15));
+    // Each of the first seven loads to take the policy lock holds it until another load has
+    // been refused, and a refusal is answered only once the holder is done: the writers
+    // collide for certain, and each is refused at most once per other writer (7 < 8 retries).
+    fake.collide_policy_loads(7);
     let store = Arc::new(
         builder(&fake)
-            .with_policy_conflict_retries(50, Duration::from_millis(50))
+            .with_policy_conflict_retries(8, Duration::from_millis(50))
             .build()
             .unwrap(),
     );
@@ -677,14 +717,20 @@ async fn concurrent_writes_collide_on_policy_loads_and_all_succeed() {
                 .await
         }
     });
-    for r in futures_util::future::join_all(writes).await {
+    let all = futures_util::future::join_all(writes);
+    // A hang guard only; nothing here depends on timing.
+    for r in tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .unwrap()
+    {
         r.unwrap();
     }
-    let loads = count(&fake, "POST", "/policies/");
+    let conflicts = fake.policy_conflicts();
     assert!(
-        loads > 8,
-        "concurrent loads must have met 409s ({loads} loads)"
+        (7..=49).contains(&conflicts),
+        "every collision holder met a refused load ({conflicts})"
     );
+    assert_eq!(count(&fake, "POST", "/policies/"), 8 + conflicts);
     assert_eq!(fake.policy_records().len(), 8);
     for i in 0..8 {
         let got = store
