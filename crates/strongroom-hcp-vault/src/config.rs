@@ -87,7 +87,7 @@ impl<'de> Deserialize<'de> for NamespaceMode {
 /// let store = config.build().unwrap();
 /// assert_eq!(strongroom_core::SecretStore::info(&store).default_ttl, Some(std::time::Duration::from_secs(600)));
 /// ```
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct HcpVaultConfig {
@@ -385,7 +385,7 @@ fn client_certificate(http: &HttpConfig) -> Result<Vec<u8>> {
 ///     .unwrap();
 /// assert_eq!(store.auth_method(), "approle");
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HcpVaultBuilder {
     config: HcpVaultConfig,
 }
