@@ -214,7 +214,12 @@ impl Fake {
                     .with_api_host(base)
                     .with_access_id(f.access_id())
                     .with_access_key(f.access_key())
-                    .with_http_options(t.http())
+                    .with_http({
+                        let mut http = strongroom_core::config::HttpConfig::default();
+                        http.timeout = t.timeout;
+                        http.connect_timeout = t.timeout;
+                        http
+                    })
                     .with_retry_policy(t.retry_policy())
                     .build()
                     .unwrap(),
