@@ -21,6 +21,10 @@ pub struct Seen {
     pub op: String,
     /// The access key id of the SigV4 `Authorization` header.
     pub key_id: Option<String>,
+    /// The region of the signature's credential scope.
+    pub region: Option<String>,
+    /// Whether an `X-Amz-Security-Token` (session token) came along.
+    pub session_token: bool,
 }
 
 struct Inner {
@@ -89,6 +93,13 @@ impl Recorder {
         ids
     }
 
+    /// The distinct signing regions.
+    pub fn regions(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.seen().into_iter().filter_map(|s| s.region).collect();
+        r.dedup();
+        r
+    }
+
     /// Forgets what was seen.
     pub fn clear(&self) {
         self.inner.seen.lock().unwrap().clear();
@@ -107,13 +118,20 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.rsplit('.').next())
         .map_or_else(|| uri.path().to_owned(), str::to_owned);
-    let key_id = headers
+    // `AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/<service>/aws4_request, …`
+    let scope: Vec<String> = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').next())
-        .map(str::to_owned);
-    inner.seen.lock().unwrap().push(Seen { op, key_id });
+        .and_then(|c| c.split(',').next())
+        .map(|c| c.split('/').map(str::to_owned).collect())
+        .unwrap_or_default();
+    inner.seen.lock().unwrap().push(Seen {
+        op,
+        key_id: scope.first().cloned(),
+        region: scope.get(2).cloned(),
+        session_token: headers.contains_key("x-amz-security-token"),
+    });
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut req = inner
         .http
