@@ -103,7 +103,7 @@ impl LiteLlmConfig {
     /// Reads a `config.yaml` file (refused when group or others may write it).
     pub fn from_file(path: &Path) -> Result<LiteLlmConfig> {
         let text = crate::trust::read_config_file(path)?;
-        LiteLlmConfig::from_yaml(&text).map_err(|e| e.with_hint(format!("in `{}`", path.display())))
+        LiteLlmConfig::from_yaml(&text).map_err(|e| crate::registry::in_file(e, path))
     }
 
     /// Parses the text of a `config.yaml`.

@@ -170,6 +170,16 @@ impl ManagerLayers {
     }
 }
 
+/// Says which file an error is in, keeping the error's own hint.
+pub(crate) fn in_file(err: Error, path: &Path) -> Error {
+    let place = format!("in `{}`", path.display());
+    let hint = match err.hint() {
+        Some(h) => format!("{h} ({place})"),
+        None => place,
+    };
+    err.with_hint(hint)
+}
+
 /// Puts the manager's name into an error that does not say which manager it concerns.
 fn in_manager(err: Error, name: &str) -> Error {
     let text = err.to_string();
@@ -239,7 +249,7 @@ impl Registry {
         let text = crate::trust::read_config_file(path)?;
         Registry::from_toml_str(&text)
             .await
-            .map_err(|e| e.with_hint(format!("in `{}`", path.display())))
+            .map_err(|e| in_file(e, path))
     }
 
     fn build_manager(&self, name: &str, mc: &ManagerConfig, ctx: &BuildContext) -> Result<Manager> {
