@@ -398,6 +398,105 @@ impl AkeylessStore {
             .await
     }
 
+    async fn write_value(
+        &self,
+        name: &SecretName,
+        value: &SecretValue,
+        opts: &WriteOptions,
+    ) -> Result<WriteOutcome> {
+        if opts.cas.is_some() {
+            return Err(Error::unsupported(
+                "Akeyless has no check-and-set",
+                "write without WriteOptions::cas",
+            ));
+        }
+        if opts.content_type.is_some() {
+            return Err(Error::unsupported(
+                "Akeyless items have no content type, so it would be lost",
+                "write without a content type (a tag can carry it: `content-type=…`)",
+            ));
+        }
+        let tags = tag_strings(opts)?;
+        let text = value.expose_str().map_err(|_| {
+            Error::unsupported(
+                "Akeyless static secrets hold text, and this value is binary",
+                "base64-encode binary values before writing them",
+            )
+        })?;
+        let call = Call::new(Operation::Write, Some(name.as_str()));
+        let path = to_path(name);
+        let p = path.as_str();
+        let api = &self.inner.api;
+        let meta = Metadata {
+            description: opts.description.as_deref(),
+            tags,
+        };
+        let meta_ref = &meta;
+        let created = self
+            .inner
+            .auth
+            .call(|t| async move { api.create_secret(call, &t, p, text, meta_ref).await })
+            .await?;
+        self.types().remove(&path);
+        if created == Created::Created {
+            return Ok(WriteOutcome::new(None));
+        }
+        // The item exists (409): a new version, then the metadata update-secret-val cannot carry.
+        self.inner
+            .auth
+            .call(|t| async move { api.update_secret_val(call, &t, p, text).await })
+            .await?;
+        if meta.description.is_some() || !meta.tags.is_empty() {
+            self.update_metadata(call, p, meta.description, &meta.tags)
+                .await
+                .map_err(|e| {
+                    let mut out = Error::new(
+                        e.kind().clone(),
+                        format!(
+                            "the new value was stored, but its description and tags were not: {}",
+                            e.message()
+                        ),
+                    );
+                    if let Some(h) = e.hint() {
+                        out = out.with_hint(h.to_owned());
+                    }
+                    out
+                })?;
+        }
+        Ok(WriteOutcome::new(None))
+    }
+
+    async fn delete_item(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
+        let call = Call::new(Operation::Delete, Some(name.as_str()));
+        let path = to_path(name);
+        let p = path.as_str();
+        let api = &self.inner.api;
+        let mode = DeleteMode {
+            immediately: opts.force,
+            in_days: opts.recovery_window_days,
+        };
+        let answer = self
+            .inner
+            .auth
+            .call(|t| async move { api.delete_item(call, &t, p, mode).await })
+            .await?;
+        self.types().remove(&path);
+        let Deleted::Refused(refusal) = answer else {
+            return Ok(());
+        };
+        // A 400 says little by its status; the item itself says whether delete protection is
+        // why (`delete_protection`, documented in `Item`), whatever the message's wording.
+        let info = self
+            .inner
+            .auth
+            .call(|t| async move { api.describe_item(call, &t, p).await })
+            .await;
+        match info {
+            Ok(Some(item)) if item.delete_protection => Err(error::delete_protected(p, &refusal)),
+            _ => Err(refusal),
+        }
+    }
+
     async fn list_folders(&self, prefix: &str) -> Result<BTreeSet<SecretName>> {
         let start = match prefix.rfind('/') {
             Some(i) => format!("/{}", &prefix[..=i]),
@@ -489,106 +588,15 @@ impl SecretStore for AkeylessStore {
         value: SecretValue,
         opts: &WriteOptions,
     ) -> Result<WriteOutcome> {
-        let ctx = |e: Error| e.context(PROVIDER, Operation::Write, Some(name.as_str()));
-        if opts.cas.is_some() {
-            return Err(ctx(Error::unsupported(
-                "Akeyless has no check-and-set",
-                "write without WriteOptions::cas",
-            )));
-        }
-        if opts.content_type.is_some() {
-            return Err(ctx(Error::unsupported(
-                "Akeyless items have no content type, so it would be lost",
-                "write without a content type (a tag can carry it: `content-type=…`)",
-            )));
-        }
-        let tags = tag_strings(opts).map_err(ctx)?;
-        let text = value.expose_str().map_err(|_| {
-            ctx(Error::unsupported(
-                "Akeyless static secrets hold text, and this value is binary",
-                "base64-encode binary values before writing them",
-            ))
-        })?;
-        let call = Call::new(Operation::Write, Some(name.as_str()));
-        let path = to_path(name);
-        let p = path.as_str();
-        let api = &self.inner.api;
-        let meta = Metadata {
-            description: opts.description.as_deref(),
-            tags,
-        };
-        let meta_ref = &meta;
-        let created = self
-            .inner
-            .auth
-            .call(|t| async move { api.create_secret(call, &t, p, text, meta_ref).await })
+        self.write_value(name, &value, opts)
             .await
-            .map_err(ctx)?;
-        self.types().remove(&path);
-        if created == Created::Created {
-            return Ok(WriteOutcome::new(None));
-        }
-        // The item exists (409): a new version, then the metadata update-secret-val cannot carry.
-        self.inner
-            .auth
-            .call(|t| async move { api.update_secret_val(call, &t, p, text).await })
-            .await
-            .map_err(ctx)?;
-        if meta.description.is_some() || !meta.tags.is_empty() {
-            self.update_metadata(call, p, meta.description, &meta.tags)
-                .await
-                .map_err(|e| {
-                    let kind = e.kind().clone();
-                    let mut out = Error::new(
-                        kind,
-                        format!(
-                            "the new value was stored, but its description and tags were not: {}",
-                            e.message()
-                        ),
-                    );
-                    if let Some(h) = e.hint() {
-                        out = out.with_hint(h.to_owned());
-                    }
-                    ctx(out)
-                })?;
-        }
-        Ok(WriteOutcome::new(None))
+            .map_err(|e| e.context(PROVIDER, Operation::Write, Some(name.as_str())))
     }
 
     async fn delete(&self, name: &SecretName, opts: &DeleteOptions) -> Result<()> {
-        let ctx = |e: Error| e.context(PROVIDER, Operation::Delete, Some(name.as_str()));
-        let call = Call::new(Operation::Delete, Some(name.as_str()));
-        let path = to_path(name);
-        let p = path.as_str();
-        let api = &self.inner.api;
-        let mode = DeleteMode {
-            immediately: opts.force,
-            in_days: opts.recovery_window_days,
-        };
-        let answer = self
-            .inner
-            .auth
-            .call(|t| async move { api.delete_item(call, &t, p, mode).await })
+        self.delete_item(name, opts)
             .await
-            .map_err(ctx)?;
-        self.types().remove(&path);
-        let Deleted::Refused(refusal) = answer else {
-            return Ok(());
-        };
-        // A 400 says little by its status; the item itself says whether delete protection is
-        // why (`delete_protection`, documented in `Item`), whatever the message's wording.
-        let describe = Call::new(Operation::Delete, Some(name.as_str()));
-        let info = self
-            .inner
-            .auth
-            .call(|t| async move { api.describe_item(describe, &t, p).await })
-            .await;
-        match info {
-            Ok(Some(item)) if item.delete_protection => {
-                Err(ctx(error::delete_protected(p, &refusal)))
-            }
-            _ => Err(ctx(refusal)),
-        }
+            .map_err(|e| e.context(PROVIDER, Operation::Delete, Some(name.as_str())))
     }
 
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<SecretName>> {
