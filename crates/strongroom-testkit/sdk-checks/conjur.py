@@ -1,5 +1,7 @@
 """Evidence that the fake Conjur speaks the real protocol: CyberArk's own Python SDK
-(PyPI `conjur-api`) authenticates, loads a policy, sets, gets and batch-gets against it.
+(PyPI `conjur-api`) authenticates, loads a policy, sets, gets and batch-gets against it; loads
+into a policy branch (ids relative to the branch), annotates variables (add-only POST keeps an
+existing annotation's value, PATCH changes it) and reads them back from the resource view.
 
 Run (from the workspace root):
 
@@ -130,6 +132,81 @@ async def main():
     finally:
         os.unlink(bad_path)
     print("ok: a non-variable record is refused with 422")
+
+    def policy_file(text):
+        f = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False, encoding="utf-8")
+        f.write(text)
+        f.close()
+        return f.name
+
+    async def load(method, branch, text):
+        path = policy_file(text)
+        try:
+            return await method(branch, path)
+        finally:
+            os.unlink(path)
+
+    STEP = "policy branch"
+    await load(client.load_policy_file, "root", "- !policy\n  id: sdkcheck-app\n")
+    await load(
+        client.load_policy_file,
+        "sdkcheck-app",
+        "- !variable\n"
+        "  id: db/password\n"
+        "  annotations:\n"
+        '    description: "the app\'s db password"\n'
+        "    team: platform\n",
+    )
+    full = "sdkcheck-app/db/password"
+    await client.set(full, "branch value")
+    if await client.get(full) != b"branch value":
+        fail(f"{full} did not return the value set")
+    try:
+        await client.get("db/password")
+        fail("an id declared in a branch also exists at the root (ids must be branch-relative)")
+    except HttpStatusError as e:
+        if e.status != 404:
+            fail(f"the root-relative id answered {e.status}, expected 404")
+    print("ok: `db/password` loaded into `sdkcheck-app` is the variable `sdkcheck-app/db/password`")
+
+    STEP = "resource view"
+
+    async def annotations_of(variable):
+        res = await client.get_resource("variable", variable)
+        if res.get("id") != f"{account}:variable:{variable}":
+            fail(f"the resource view names {res.get('id')!r}")
+        if res.get("policy") != f"{account}:policy:sdkcheck-app":
+            fail(f"the variable's policy is {res.get('policy')!r}, expected the branch")
+        return {a["name"]: a["value"] for a in res.get("annotations", [])}
+
+    got = await annotations_of(full)
+    if got != {"description": "the app's db password", "team": "platform"}:
+        fail(f"annotations read back as {got!r}")
+    print("ok: the resource view shows the variable's branch and annotations")
+
+    STEP = "annotations: POST adds, PATCH updates"
+    changed = (
+        "- !variable\n"
+        "  id: db/password\n"
+        "  annotations:\n"
+        "    description: changed\n"
+        "    owner: ops\n"
+    )
+    await load(client.load_policy_file, "sdkcheck-app", changed)
+    got = await annotations_of(full)
+    if got.get("description") != "the app's db password" or got.get("owner") != "ops":
+        fail(f"after an add-only load the annotations are {got!r}")
+    await load(client.update_policy_file, "sdkcheck-app", changed)
+    got = await annotations_of(full)
+    if got.get("description") != "changed":
+        fail(f"after a PATCH load the annotations are {got!r}")
+    print("ok: POST adds new annotations and keeps existing values; PATCH changes them")
+
+    STEP = "list"
+    listed = await client.list({"kind": "variable", "search": "sdkcheck-app"})
+    if f"{account}:variable:{full}" not in listed or any(":policy:" in i for i in listed):
+        fail(f"listing variables found {listed!r}")
+    print(f"ok: listing variables by kind and search finds {len(listed)}")
 
     print("conjur sdk check passed")
 

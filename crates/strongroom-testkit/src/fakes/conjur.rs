@@ -1503,6 +1503,9 @@ fn resolve_id(branch: &str, id: &str) -> String {
 
 #[derive(serde::Deserialize, Default)]
 struct ListQuery {
+    /// `kind` as a query parameter (`/resources/{account}?kind=variable`), as Rails merges
+    /// query parameters into `params[:kind]`.
+    kind: Option<String>,
     search: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
@@ -1515,7 +1518,8 @@ async fn list_resources_all(
     axum::extract::Query(query): axum::extract::Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    list_resources(inner, account, None, query, headers)
+    let kind = query.kind.clone();
+    list_resources(inner, account, kind, query, headers)
 }
 
 async fn list_resources_kind(
