@@ -99,7 +99,7 @@ pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// # let _ = store;
 /// assert!(AkeylessConfig::from_lookup(|k| (k == "AKEYLESS_AUTO_GUESS_TYPE").then(|| "maybe".into())).is_err());
 /// ```
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct AkeylessConfig {
@@ -413,7 +413,7 @@ fn default_saml_dir() -> Option<PathBuf> {
 /// let err = AkeylessBuilder::new().with_access_id("abc").with_access_key("k").build().unwrap_err();
 /// assert!(err.to_string().contains("access_id"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AkeylessBuilder {
     config: AkeylessConfig,
 }
