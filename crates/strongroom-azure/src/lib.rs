@@ -3,9 +3,9 @@
 //! Azure Key Vault secrets for Strongroom, on Microsoft's official SDK crates
 //! (`azure_security_keyvault_secrets`, `azure_identity`, `azure_core`).
 //!
-//! * [`AzureBuilder`]: vault URL, api-version, credential (implicit chain or client secret),
-//!   HTTP/TLS options, retries; `from_env()` reads `AZURE_KEY_VAULT_URI`, `AZURE_TENANT_ID`,
-//!   `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_KEY_VAULT_API_VERSION`.
+//! * [`AzureConfig`]: every setting (vault URL, api-version, credentials, polling, the shared
+//!   HTTP part), read from TOML, `AZURE_*` variables or the builder; `build()` validates.
+//! * [`AzureBuilder`]: the thin builder over it.
 //! * [`AzureStore`]: the [`strongroom_core::SecretStore`].
 //! * [`to_vault_name`] / [`from_vault_name`]: the documented, reversible name mapping
 //!   (`/` ↔ `--`, `_` ↔ `---`; see the [`names`] module).
@@ -37,11 +37,12 @@ mod store;
 
 pub use auth::{AzureCredential, ImplicitCredential, StaticTokenCredential};
 pub use config::{
-    AzureBuilder, ENV_API_VERSION, ENV_AUTHORITY_HOST, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-    ENV_TENANT_ID, ENV_VAULT_URI,
+    AmbientEnv, AzureBuilder, AzureConfig, DEFAULT_API_VERSION, DEFAULT_AUTHORITY_HOST,
+    DEFAULT_POLL_INTERVAL, DEFAULT_POLL_TIMEOUT, ENV_API_VERSION, ENV_AUTHORITY_HOST,
+    ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TENANT_ID, ENV_VAULT_URI,
 };
 pub use names::{MAX_VAULT_NAME_LEN, from_vault_name, to_vault_name};
-pub use store::AzureStore;
+pub use store::{AzureStore, DESCRIPTION_TAG, MAX_VALUE_BYTES};
 
 /// The Azure SDK crates this provider is built on, re-exported so callers can pass their own
 /// `TokenCredential` without a version mismatch.

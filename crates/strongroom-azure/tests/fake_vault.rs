@@ -1,98 +1,40 @@
 //! The Azure store against the faithful Key Vault fake (HTTPS with a test CA, 401 challenge,
 //! soft delete, paging, throttling, faults). No Key Vault runs locally, so the fake stands in;
-//! `sdk-checks/azure.py` shows Microsoft's own Python SDK accepts the same fake.
+//! `sdk-checks/azure.py` shows Microsoft's own Python SDK accepts the same fake. Waits for
+//! deletes and recoveries move a `ManualClock` instead of sleeping; assertions count requests
+//! at the fake.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+mod common;
 
-use strongroom_azure::sdk::azure_core;
-use strongroom_azure::{AzureBuilder, AzureStore};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::{FixedToken, builder, ca_file, get, name, put, sp_builder, store};
+use strongroom_azure::{AzureBuilder, AzureConfig};
+use strongroom_core::config::{HttpConfig, ProviderConfig, Settings, StoreConfig};
 use strongroom_core::{
-    CachePolicy, DeleteOptions, ErrorKind, MemoryCache, ReadOptions, RetryPolicy, SecretName,
-    SecretStore, SecretStoreExt, SecretValue, WriteOptions,
+    CachePolicy, Clock, DeleteOptions, ErrorKind, ManualClock, MemoryCache, ReadOptions,
+    RetryPolicy, SecretStore, SecretStoreExt, SecretValue, WriteOptions,
 };
 use strongroom_testkit::fake::Fault;
-use strongroom_testkit::fakes::azure::FakeAzure;
+use strongroom_testkit::fakes::azure::{FakeAzure, RecoveryLevel, SeenRequest};
 use strongroom_testkit::{CountingStore, conformance, logs, sentinel};
 
-use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
-
-/// A test credential: returns one fixed token and records the scopes it was asked for.
-#[derive(Debug)]
-struct FixedToken {
-    token: String,
-    scopes: Mutex<Vec<String>>,
+fn since(fake: &FakeAzure, before: usize) -> Vec<SeenRequest> {
+    fake.requests()[before..].to_vec()
 }
 
-impl FixedToken {
-    fn new() -> Arc<Self> {
-        Arc::new(FixedToken {
-            token: sentinel("token"),
-            scopes: Mutex::new(Vec::new()),
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        scopes: &[&str],
-        _: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        self.scopes.lock().unwrap().push(scopes.join(" "));
-        Ok(AccessToken {
-            token: Secret::new(self.token.clone()),
-            expires_on: azure_core::time::OffsetDateTime::now_utc()
-                + azure_core::time::Duration::hours(1),
-        })
-    }
-}
-
-fn builder(fake: &FakeAzure, cred: Arc<FixedToken>) -> AzureBuilder {
-    AzureBuilder::new()
-        .with_vault_url(fake.url())
-        .with_ca_pem(fake.ca_pem())
-        .with_credential(cred)
-        .with_verify_challenge_resource(false)
-        .with_poll(Duration::from_millis(10), 50)
-        .with_retry(
-            RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(10))
-                .max_backoff(Duration::from_millis(50)),
-        )
-}
-
-async fn store(fake: &FakeAzure) -> AzureStore {
-    builder(fake, FixedToken::new()).build().expect("build")
-}
-
-fn name(s: &str) -> SecretName {
-    SecretName::new(s).unwrap()
-}
-
-async fn put(store: &AzureStore, n: &str, v: &str) -> Option<String> {
-    store
-        .write(&name(n), SecretValue::from(v), &WriteOptions::new())
-        .await
-        .unwrap_or_else(|e| panic!("write {n}: {e}"))
-        .version
-}
-
-async fn get(store: &AzureStore, n: &str) -> Option<String> {
-    store
-        .read(&name(n), &ReadOptions::new())
-        .await
-        .unwrap_or_else(|e| panic!("read {n}: {e}"))
-        .map(|s| s.value.expose_str().unwrap().to_string())
+fn calls(seen: &[SeenRequest]) -> Vec<String> {
+    seen.iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
 }
 
 #[tokio::test]
 async fn conformance_suite_passes_against_the_fake() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
     conformance::run(
-        Arc::new(store),
+        Arc::new(store(&fake)),
         conformance::Options::new()
             .names_with_spaces(false)
             .names_with_unicode(false),
@@ -101,9 +43,62 @@ async fn conformance_suite_passes_against_the_fake() {
 }
 
 #[tokio::test]
+async fn settings_from_toml_keys_build_a_working_store() {
+    let fake = FakeAzure::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca_file(&dir, &fake);
+    // The keys users already write, including the two the facade used to patch in.
+    let mut s = Settings::for_manager("kv");
+    s.insert("uri", fake.url().into());
+    s.insert("tenant_id", fake.tenant().into());
+    s.insert("client_id", fake.client_id().into());
+    s.insert("client_secret", fake.client_secret().into());
+    s.insert("authority_host", fake.url().into());
+    s.insert("ca_file", ca.display().to_string().into());
+    s.insert("verify_challenge_resource", false.into());
+    s.insert("poll_timeout", "30s".into());
+    let store = AzureConfig::from_settings(&s).unwrap().build().unwrap();
+    put(&store, "toml/one", "v1").await;
+    assert_eq!(get(&store, "toml/one").await.as_deref(), Some("v1"));
+    assert_eq!(fake.token_requests().len(), 1);
+
+    // The same through the environment's exact names.
+    let (url, tenant, client, secret) = (
+        fake.url(),
+        fake.tenant().to_owned(),
+        fake.client_id().to_owned(),
+        fake.client_secret().to_owned(),
+    );
+    let ca_text = ca.display().to_string();
+    let config = AzureConfig::from_lookup(|k| match k {
+        "AZURE_KEY_VAULT_URI" | "AZURE_AUTHORITY_HOST" => Some(url.clone()),
+        "AZURE_TENANT_ID" => Some(tenant.clone()),
+        "AZURE_CLIENT_ID" => Some(client.clone()),
+        "AZURE_CLIENT_SECRET" => Some(secret.clone()),
+        "AZURE_KEY_VAULT_CA_FILE" => Some(ca_text.clone()),
+        "AZURE_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE" => Some("false".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        get(&config.build().unwrap(), "toml/one").await.as_deref(),
+        Some("v1")
+    );
+
+    // A CA file that does not exist fails when the store is built, naming the setting.
+    s.insert("ca_file", "/nonexistent/ca.pem".into());
+    let err = AzureConfig::from_settings(&s)
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ca_file"), "{err}");
+}
+
+#[tokio::test]
 async fn names_are_mapped_on_the_wire_and_back_in_list() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     put(&store, "litellm/db_password", "v1").await;
     put(&store, "app/api-key", "v2").await;
     assert_eq!(fake.value("litellm--db---password").as_deref(), Some("v1"));
@@ -134,7 +129,7 @@ async fn names_are_mapped_on_the_wire_and_back_in_list() {
 #[tokio::test]
 async fn unmappable_names_fail_before_any_request() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     let long = "a".repeat(128);
     for bad in [
         "with space",
@@ -204,16 +199,147 @@ async fn challenge_flow_learns_the_scope_then_reuses_the_token() {
 }
 
 #[tokio::test]
-async fn a_rejected_token_is_unauthorized() {
+async fn a_token_revoked_early_gets_one_new_token_and_one_retry() {
     let fake = FakeAzure::start().await;
+    let store = sp_builder(&fake).build().unwrap();
+    // Only tokens the fake's token endpoint issued (and did not revoke) are accepted.
+    fake.restrict_tokens(Some(vec![]));
+    put(&store, "cae/one", "v1").await;
+    assert_eq!(fake.token_requests().len(), 1);
+    assert_eq!(fake.revoke_issued_tokens(), 1);
+
+    let before = fake.requests().len();
+    assert_eq!(get(&store, "cae/one").await.as_deref(), Some("v1"));
+    let seen = since(&fake, before);
+    assert_eq!(
+        calls(&seen),
+        ["GET /secrets/cae--one/", "GET /secrets/cae--one/"],
+        "the refused call and exactly one retry"
+    );
+    assert!(seen.iter().all(|r| r.authorized));
+    assert_eq!(fake.token_requests().len(), 2, "exactly one new token");
+
+    // The new token is cached: no further token requests, one request per call.
+    let before = fake.requests().len();
+    assert_eq!(get(&store, "cae/one").await.as_deref(), Some("v1"));
+    assert_eq!(since(&fake, before).len(), 1);
+    assert_eq!(fake.token_requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_token_refused_again_is_unauthorized_after_one_retry() {
+    let fake = FakeAzure::start().await;
+    let cred = FixedToken::new();
+    fake.restrict_tokens(Some(vec![cred.token.clone()]));
+    let store = builder(&fake, Arc::clone(&cred))
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    put(&store, "x", "v").await;
+    assert_eq!(cred.asked(), 1);
+    // The vault stops accepting the token; the credential keeps handing out the same one.
     fake.restrict_tokens(Some(vec!["some-other-token".into()]));
-    let store = store(&fake).await;
+    let before = fake.requests().len();
     let err = store
         .read(&name("x"), &ReadOptions::new())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unauthorized, "{err}");
     assert!(!err.is_temporary());
+    assert_eq!(
+        since(&fake, before).len(),
+        2,
+        "one call, one retry, no loop"
+    );
+    assert_eq!(cred.asked(), 2, "asked once more for the retry");
+}
+
+#[tokio::test]
+async fn a_redirect_is_refused_and_the_other_host_gets_nothing() {
+    let fake = FakeAzure::start().await;
+    let elsewhere = FakeAzure::start().await;
+    let store = store(&fake);
+    put(&store, "r", "v").await; // the token is known from here on
+    for (status, write) in [(307, false), (308, true)] {
+        fake.faults().push(Fault::Redirect(
+            status,
+            format!("{}/secrets/r/", elsewhere.url()),
+        ));
+        let before = fake.faults().requests();
+        let err = if write {
+            store
+                .write(&name("r"), "v2".into(), &WriteOptions::new())
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        } else {
+            store
+                .read(&name("r"), &ReadOptions::new())
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        };
+        assert_eq!(err.kind(), &ErrorKind::Redirected, "{err}");
+        assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        assert_eq!(fake.faults().requests() - before, 1, "not retried");
+    }
+    assert_eq!(
+        elsewhere.faults().requests(),
+        0,
+        "the bearer token never travels"
+    );
+    assert_eq!(fake.value("r").as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_a_typed_error_and_is_not_retried() {
+    let fake = FakeAzure::start().await;
+    let mut http = HttpConfig::default();
+    http.max_response_bytes = 64 * 1024;
+    let store = builder(&fake, FixedToken::new())
+        .with_http(http)
+        .with_ca_pem(fake.ca_pem())
+        .build()
+        .unwrap();
+    put(&store, "big", "v").await;
+    for with_length in [true, false] {
+        fake.faults()
+            .push(Fault::Oversized(4 * 1024 * 1024, with_length));
+        let before = fake.faults().requests();
+        let err = store
+            .read(&name("big"), &ReadOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LimitExceeded, "{err}");
+        assert!(err.to_string().contains("max_response_bytes"), "{err}");
+        assert_eq!(fake.faults().requests() - before, 1, "not retried");
+    }
+    assert_eq!(get(&store, "big").await.as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn a_server_that_always_has_another_page_is_stopped_at_max_pages() {
+    let fake = FakeAzure::start().await;
+    let mut http = HttpConfig::default();
+    http.max_pages = 3;
+    let store = builder(&fake, FixedToken::new())
+        .with_http(http)
+        .with_ca_pem(fake.ca_pem())
+        .build()
+        .unwrap();
+    fake.seed("a", "v", None);
+    fake.seed("b", "v", None);
+    assert_eq!(store.list(None).await.unwrap().len(), 2, "a normal list");
+    fake.set_endless_paging(true);
+    let before = fake.requests().len();
+    let err = store.list(None).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::LimitExceeded, "{err}");
+    assert!(err.to_string().contains("max_pages (3)"), "{err}");
+    let pages = since(&fake, before)
+        .iter()
+        .filter(|r| r.path == "/secrets")
+        .count();
+    assert_eq!(pages, 3, "the page past the bound is never fetched");
 }
 
 #[tokio::test]
@@ -231,14 +357,7 @@ async fn api_version_is_selectable() {
 #[tokio::test]
 async fn client_secret_login_against_the_fake_token_endpoint() {
     let fake = FakeAzure::start().await;
-    let store = AzureBuilder::new()
-        .with_vault_url(fake.url())
-        .with_ca_pem(fake.ca_pem())
-        .with_verify_challenge_resource(false)
-        .with_authority_host(fake.url())
-        .with_client_secret(fake.tenant(), fake.client_id(), fake.client_secret())
-        .build()
-        .unwrap();
+    let store = sp_builder(&fake).build().unwrap();
     // Only tokens the endpoint issued are accepted.
     fake.restrict_tokens(Some(vec![]));
     put(&store, "via-sp", "v1").await;
@@ -249,11 +368,7 @@ async fn client_secret_login_against_the_fake_token_endpoint() {
     assert_eq!(tokens[0]["grant_type"], "client_credentials");
     assert_eq!(tokens[0]["scope"], "https://vault.azure.net/.default");
 
-    let wrong = AzureBuilder::new()
-        .with_vault_url(fake.url())
-        .with_ca_pem(fake.ca_pem())
-        .with_verify_challenge_resource(false)
-        .with_authority_host(fake.url())
+    let wrong = sp_builder(&fake)
         .with_client_secret(fake.tenant(), fake.client_id(), "wrong-secret-value-1234")
         .with_retry(RetryPolicy::none())
         .build()
@@ -270,7 +385,7 @@ async fn client_secret_login_against_the_fake_token_endpoint() {
 #[tokio::test]
 async fn write_to_a_soft_deleted_name_recovers_then_sets() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     put(&store, "app/key", "old").await;
     store
         .delete(&name("app/key"), &DeleteOptions::new())
@@ -278,7 +393,17 @@ async fn write_to_a_soft_deleted_name_recovers_then_sets() {
         .unwrap();
     assert!(fake.is_soft_deleted("app--key"));
     assert!(get(&store, "app/key").await.is_none());
+    let before = fake.requests().len();
     put(&store, "app/key", "new").await;
+    assert_eq!(
+        calls(&since(&fake, before)),
+        [
+            "PUT /secrets/app--key",
+            "POST /deletedsecrets/app--key/recover",
+            "GET /secrets/app--key/",
+            "PUT /secrets/app--key",
+        ]
+    );
     assert_eq!(get(&store, "app/key").await.as_deref(), Some("new"));
     assert!(!fake.is_soft_deleted("app--key"));
     assert_eq!(
@@ -286,10 +411,40 @@ async fn write_to_a_soft_deleted_name_recovers_then_sets() {
         2,
         "recovered history plus the new version"
     );
-    let seen = fake.requests();
+}
+
+#[tokio::test]
+async fn a_write_that_fails_after_a_recovery_deletes_the_name_again() {
+    let fake = FakeAzure::start().await;
+    let store = store(&fake);
+    put(&store, "undo/me", "old-value").await;
+    store
+        .delete(&name("undo/me"), &DeleteOptions::new())
+        .await
+        .unwrap();
+    // The first PUT meets the soft-deleted name (409); the one after the recovery fails.
+    fake.fail_nth("PUT", "/secrets/undo--me", 2, 403);
+    let before = fake.requests().len();
+    let err = store
+        .write(&name("undo/me"), "new-value".into(), &WriteOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Forbidden, "{err}");
+    assert!(err.hint().unwrap().contains("deleted again"), "{err}");
+    assert_eq!(
+        calls(&since(&fake, before)),
+        [
+            "PUT /secrets/undo--me",
+            "POST /deletedsecrets/undo--me/recover",
+            "GET /secrets/undo--me/",
+            "PUT /secrets/undo--me",
+            "DELETE /secrets/undo--me",
+        ]
+    );
+    assert!(fake.is_soft_deleted("undo--me"), "back where it was");
     assert!(
-        seen.iter()
-            .any(|r| r.method == "POST" && r.path == "/deletedsecrets/app--key/recover")
+        get(&store, "undo/me").await.is_none(),
+        "the old value is not live"
     );
 }
 
@@ -321,23 +476,26 @@ async fn write_to_a_soft_deleted_name_can_refuse_instead() {
 #[tokio::test]
 async fn forced_delete_waits_for_the_soft_delete_then_purges() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     put(&store, "purge/me", "v").await;
     fake.set_deletion_lag(3);
+    let before = fake.requests().len();
     store
         .delete(&name("purge/me"), &DeleteOptions::new().force(true))
         .await
         .unwrap();
     assert!(!fake.exists("purge--me"), "purged for good");
-    let seen = fake.requests();
-    let polls = seen
-        .iter()
-        .filter(|r| r.method == "GET" && r.path == "/deletedsecrets/purge--me")
-        .count();
-    assert_eq!(polls, 4, "3 polls still deleting, then present");
-    assert!(
-        seen.iter()
-            .any(|r| r.method == "DELETE" && r.path == "/deletedsecrets/purge--me")
+    assert_eq!(
+        calls(&since(&fake, before)),
+        [
+            "DELETE /secrets/purge--me",
+            "GET /deletedsecrets/purge--me",
+            "GET /deletedsecrets/purge--me",
+            "GET /deletedsecrets/purge--me",
+            "GET /deletedsecrets/purge--me",
+            "DELETE /deletedsecrets/purge--me",
+        ],
+        "3 polls while deleting, one that finds it, the purge"
     );
     // The name can be reused at once, with no recovery.
     put(&store, "purge/me", "fresh").await;
@@ -366,23 +524,103 @@ async fn forced_delete_waits_for_the_soft_delete_then_purges() {
 }
 
 #[tokio::test]
-async fn purge_protection_is_forbidden_with_a_hint() {
+async fn a_vault_without_soft_delete_deletes_in_one_request() {
+    let fake = FakeAzure::start().await;
+    fake.set_recovery_level(RecoveryLevel::Purgeable);
+    let store = store(&fake);
+    put(&store, "plain", "v").await;
+    let before = fake.requests().len();
+    store
+        .delete(&name("plain"), &DeleteOptions::new().force(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls(&since(&fake, before)),
+        ["DELETE /secrets/plain"],
+        "no polling, nothing to purge"
+    );
+    assert!(!fake.exists("plain"));
+    // The name is free at once.
+    put(&store, "plain", "again").await;
+    assert_eq!(fake.version_count("plain"), 1);
+}
+
+#[tokio::test]
+async fn a_soft_delete_that_never_completes_is_a_timeout() {
+    let fake = FakeAzure::start().await;
+    let clock = Arc::new(ManualClock::new());
+    // poll_interval 1 s, poll_timeout 60 s (the defaults)
+    let store = builder(&fake, FixedToken::new())
+        .with_manual_clock(Arc::clone(&clock))
+        .build()
+        .unwrap();
+    put(&store, "stuck", "v").await;
+    fake.set_deletion_lag(u32::MAX);
+    let before = fake.requests().len();
+    let started = clock.now();
+    let err = store
+        .delete(&name("stuck"), &DeleteOptions::new().force(true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Timeout, "{err}");
+    assert!(
+        err.to_string().contains("did not complete within 60s"),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("not purged"), "{err}");
+    let seen = since(&fake, before);
+    let polls = seen
+        .iter()
+        .filter(|r| r.path == "/deletedsecrets/stuck")
+        .count();
+    // Waits of 1, 2, 4, then 8 s (capped), ending at the 60 s bound: 10 waits, 11 polls.
+    assert_eq!(polls, 11, "{:?}", calls(&seen));
+    assert_eq!(seen.len(), 12, "the delete and the polls, no purge");
+    assert_eq!(clock.now() - started, Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn purge_protection_is_said_plainly() {
     let fake = FakeAzure::start().await;
     fake.set_purge_protection(true);
-    let store = store(&fake).await;
+    let store = store(&fake);
+    // A live secret: the delete's answer says the vault cannot purge; no purge is sent.
     put(&store, "kept", "v").await;
+    let before = fake.requests().len();
     let err = store
         .delete(&name("kept"), &DeleteOptions::new().force(true))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Forbidden, "{err}");
-    assert!(err.hint().unwrap().contains("purge protection"), "{err}");
+    assert_eq!(calls(&since(&fake, before)), ["DELETE /secrets/kept"]);
+    let check = |err: &strongroom_core::Error| {
+        assert_eq!(err.kind(), &ErrorKind::Forbidden, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("purge protection"), "{text}");
+        assert!(
+            !text.contains("403 403") && !text.contains("Secrets Officer"),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains("recover"), "{err:?}");
+    };
+    check(&err);
+    assert!(fake.is_soft_deleted("kept"), "deleted, recoverable");
+    // Already soft-deleted: the purge is tried and the service's 403 is recognised.
+    let before = fake.requests().len();
+    let err = store
+        .delete(&name("kept"), &DeleteOptions::new().force(true))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        calls(&since(&fake, before)),
+        ["DELETE /secrets/kept", "DELETE /deletedsecrets/kept"]
+    );
+    check(&err);
 }
 
 #[tokio::test]
 async fn list_follows_next_links_over_many_pages() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     for i in 0..60 {
         fake.seed(&format!("bulk--item-{i:02}"), "v", None);
     }
@@ -400,17 +638,31 @@ async fn list_follows_next_links_over_many_pages() {
 }
 
 #[tokio::test]
-async fn throttling_is_retried_after_retry_after() {
+async fn throttling_is_retried_within_max_retries() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = builder(&fake, FixedToken::new())
+        .with_retry(
+            RetryPolicy::default()
+                .max_retries(2)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
+        .build()
+        .unwrap();
     put(&store, "busy", "v").await;
-    fake.throttle_next(1, 1);
-    let started = Instant::now();
+    fake.throttle_next(1, 0);
+    let before = fake.requests().len();
     assert_eq!(get(&store, "busy").await.as_deref(), Some("v"));
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "Retry-After: 1 was honoured"
-    );
+    assert_eq!(since(&fake, before).len(), 2, "throttled, then retried");
+    // Throttled every time: the first try and max_retries retries, then RateLimited.
+    fake.throttle_next(5, 0);
+    let before = fake.requests().len();
+    let err = store
+        .read(&name("busy"), &ReadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::RateLimited { .. }), "{err}");
+    assert_eq!(since(&fake, before).len(), 3);
 }
 
 #[tokio::test]
@@ -440,7 +692,7 @@ async fn throttling_without_retries_is_rate_limited_with_the_delay() {
 #[tokio::test]
 async fn exp_becomes_expires_at_and_the_cache_honours_it() {
     let fake = FakeAzure::start().await;
-    let store = Arc::new(store(&fake).await);
+    let store = Arc::new(store(&fake));
     let in_two_minutes = SystemTime::now() + Duration::from_secs(120);
     fake.seed("with-exp", "v", Some(in_two_minutes));
     let s = store
@@ -496,7 +748,7 @@ async fn exp_becomes_expires_at_and_the_cache_honours_it() {
 #[tokio::test]
 async fn a_disabled_secret_is_forbidden_with_a_hint() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     put(&store, "off", "v").await;
     assert!(fake.set_enabled("off", false));
     let err = store
@@ -509,9 +761,9 @@ async fn a_disabled_secret_is_forbidden_with_a_hint() {
 }
 
 #[tokio::test]
-async fn versions_fields_and_metadata() {
+async fn versions_and_fields() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     let v1 = put(&store, "multi", r#"{"user":"app","pass":"p1"}"#)
         .await
         .unwrap();
@@ -546,13 +798,19 @@ async fn versions_fields_and_metadata() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unsupported);
-    // Content type and tags travel.
+}
+
+#[tokio::test]
+async fn write_metadata_travels_and_limits_are_checked_before_any_call() {
+    let fake = FakeAzure::start().await;
+    let store = store(&fake);
     store
         .write(
             &name("typed"),
             "x".into(),
             &WriteOptions::new()
                 .content_type("text/plain")
+                .description("the database password")
                 .tag("team", "a"),
         )
         .await
@@ -564,29 +822,38 @@ async fn versions_fields_and_metadata() {
         .unwrap();
     assert_eq!(s.content_type.as_deref(), Some("text/plain"));
     assert_eq!(s.tags.get("team").map(String::as_str), Some("a"));
-    // Binary values and CAS are refused before any call.
+    assert_eq!(
+        s.tags.get("description").map(String::as_str),
+        Some("the database password"),
+        "Key Vault has no description field: it is the tag `description`"
+    );
+    // Refused before any call: binary values, CAS, too many tags, too large a value.
     let before = fake.faults().requests();
-    let err = store
-        .write(
-            &name("bin"),
-            SecretValue::from(vec![0xff, 0xfe]),
-            &WriteOptions::new(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Unsupported);
-    let err = store
-        .write(&name("cas"), "x".into(), &WriteOptions::new().cas(1))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Unsupported);
+    let mut sixteen = WriteOptions::new();
+    for i in 0..16 {
+        sixteen = sixteen.tag(format!("t{i}"), "v");
+    }
+    let big = SecretValue::from("x".repeat(strongroom_azure::MAX_VALUE_BYTES + 1));
+    for (value, opts) in [
+        (SecretValue::from(vec![0xff, 0xfe]), WriteOptions::new()),
+        ("x".into(), WriteOptions::new().cas(1)),
+        ("x".into(), sixteen),
+        (big, WriteOptions::new()),
+        (
+            "x".into(),
+            WriteOptions::new().description("a").tag("description", "b"),
+        ),
+    ] {
+        let err = store.write(&name("meta"), value, &opts).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Unsupported, "{err}");
+    }
     assert_eq!(fake.faults().requests(), before);
 }
 
 #[tokio::test]
 async fn faults_map_to_temporary_and_protocol_errors() {
     let fake = FakeAzure::start().await;
-    let store = store(&fake).await;
+    let store = store(&fake);
     put(&store, "f", "value-not-to-leak").await;
     // A 503 is retried by the SDK's policy.
     fake.faults().push(Fault::Status(503));
@@ -622,7 +889,7 @@ async fn faults_map_to_temporary_and_protocol_errors() {
 }
 
 #[tokio::test]
-async fn an_untrusted_certificate_fails_fast_without_retries() {
+async fn an_untrusted_certificate_fails_without_retries() {
     let fake = FakeAzure::start().await;
     let store = AzureBuilder::new()
         .with_vault_url(fake.url())
@@ -631,13 +898,12 @@ async fn an_untrusted_certificate_fails_fast_without_retries() {
         .with_retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let started = Instant::now();
     let err = store
         .read(&name("x"), &ReadOptions::new())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Unavailable, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(fake.faults().requests(), 0, "no request got through TLS");
 }
 
 #[tokio::test]
@@ -683,14 +949,13 @@ async fn no_value_token_or_client_secret_reaches_logs_or_errors() {
         .unwrap_err();
     assert!(!format!("{err} {err:?} {store:?}").contains(&value));
 
-    let sp = AzureBuilder::new()
-        .with_vault_url(fake.url())
-        .with_ca_pem(fake.ca_pem())
-        .with_verify_challenge_resource(false)
-        .with_authority_host(fake.url())
-        .with_client_secret(fake.tenant(), fake.client_id(), fake.client_secret())
-        .build()
-        .unwrap();
+    let sp = sp_builder(&fake).build().unwrap();
+    assert_eq!(
+        get(&sp, "leak/check").await.as_deref(),
+        Some(value.as_str())
+    );
+    // A revoked token and its replacement: neither is logged.
+    fake.revoke_issued_tokens();
     assert_eq!(
         get(&sp, "leak/check").await.as_deref(),
         Some(value.as_str())
