@@ -226,7 +226,11 @@ impl Fake {
             ),
             Fake::Azure(f) => Arc::new(
                 AzureBuilder::new()
-                    .with_http_options(t.http())
+                    .with_http({
+                        let mut http = strongroom_core::config::HttpConfig::default();
+                        (http.timeout, http.connect_timeout) = (t.timeout, t.timeout);
+                        http
+                    })
                     .with_vault_url(base)
                     .with_ca_pem(f.ca_pem())
                     .with_verify_challenge_resource(false)
