@@ -928,6 +928,46 @@ mod tests {
     }
 
     #[test]
+    fn the_configuration_table_matches_the_fields() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/configuration.md"
+        ))
+        .unwrap();
+        let section = doc.split("\n## aws\n").nth(1).expect("an `## aws` section");
+        let section = section.split("\n## ").next().unwrap();
+        let rows: Vec<Vec<String>> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                l.split(" | ")
+                    .map(|c| c.trim_matches(['|', ' ']).to_owned())
+                    .collect()
+            })
+            .collect();
+        let fields = AwsConfig::fields();
+        assert_eq!(rows.len(), fields.len());
+        for (row, f) in rows.iter().zip(&fields) {
+            let path = if f.http {
+                format!("`http.{}`", f.key)
+            } else {
+                format!("`{}`", f.key)
+            };
+            let env: Vec<String> = f.env.iter().map(|e| format!("`{e}`")).collect();
+            let default = if f.default.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("`{}`", f.default)
+            };
+            assert_eq!(
+                row[..4],
+                [path, format!("`{}`", f.key), env.join(", "), default],
+                "{row:?}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_hides_the_secret_key() {
         let b = AwsBuilder::new().with_access_key(
             "AKIAEXAMPLE",

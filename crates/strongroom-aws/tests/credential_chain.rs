@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::Stack;
+use common::{Recorder, Stack};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use strongroom_aws::{AwsBuilder, AwsConfig};
@@ -48,6 +48,12 @@ const CASES: &[(&str, Case)] = &[
     }),
     ("instance_metadata_imdsv2", || {
         instance_metadata_imdsv2().boxed()
+    }),
+    ("no_credentials_is_a_config_error", || {
+        no_credentials_is_a_config_error().boxed()
+    }),
+    ("a_profile_endpoint_is_not_used", || {
+        a_profile_endpoint_is_not_used().boxed()
     }),
 ];
 
@@ -420,4 +426,45 @@ async fn instance_metadata_imdsv2() {
             .all(|c| c.starts_with("PUT") || c.ends_with("token=true")),
         "every metadata read carries the session token: {calls:?}"
     );
+}
+
+/// Nothing in the chain: the read fails as a configuration error naming what to check, and
+/// nothing is sent.
+async fn no_credentials_is_a_config_error() {
+    let stack = stack_with("chain/none", "v", &[moto::REGION]).await;
+    let mut env = ChildEnv::new("chain/none", "v");
+    env.set("AWS_REGION", moto::REGION)
+        .set("AWS_EC2_METADATA_DISABLED", "true")
+        .set("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.rec.url());
+    let out = env.run().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("config:"), "{stderr}");
+    assert!(stderr.contains("credentials"), "{stderr}");
+    assert_eq!(stack.rec.requests(), 0);
+}
+
+/// The endpoint setting is the one source of the endpoint: one the SDK would find in a
+/// profile (`endpoint_url`, and a `services` section, which the SDK would even prefer to
+/// `AWS_ENDPOINT_URL`) gets nothing.
+async fn a_profile_endpoint_is_not_used() {
+    let value = sentinel("profile-endpoint");
+    let stack = stack_with("chain/endpoint", &value, &[moto::REGION]).await;
+    let unvalidated = Recorder::start(stack.moto.endpoint()).await;
+    let mut env = ChildEnv::new("chain/endpoint", &value);
+    env.file(
+        "config",
+        &format!(
+            "[default]\nregion = us-east-1\nendpoint_url = {u}\nservices = local\n\n\
+             [services local]\nsecrets_manager =\n  endpoint_url = {u}\n",
+            u = unvalidated.url()
+        ),
+    );
+    env.set("AWS_ACCESS_KEY_ID", "AKIDENDPOINTTEST")
+        .set("AWS_SECRET_ACCESS_KEY", "endpoint-secret")
+        .set("AWS_EC2_METADATA_DISABLED", "true")
+        .set("AWS_ENDPOINT_URL", &stack.rec.url());
+    env.read_ok().await;
+    assert_eq!(stack.rec.ops(), ["GetSecretValue"]);
+    assert_eq!(unvalidated.requests(), 0);
 }
