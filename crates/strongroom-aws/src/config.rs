@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use serde::Deserialize;
+use strongroom_core::config::FieldKind::{Address, Credential, Plain};
 use strongroom_core::config::parse::de;
-use strongroom_core::config::{
-    Field, FieldKind, HttpConfig, HttpPart, ProviderConfig, StoreConfig,
-};
+use strongroom_core::config::{Field, HttpConfig, HttpPart, ProviderConfig, StoreConfig};
 use strongroom_core::{Result, SecretValue};
 
 use crate::error::PROVIDER;
@@ -129,94 +128,25 @@ impl Default for AwsConfig {
     }
 }
 
+#[rustfmt::skip] // one line per setting reads as the table it is
 impl ProviderConfig for AwsConfig {
     const PROVIDER: &'static str = PROVIDER;
     const FIELDS: &'static [Field] = &[
-        Field::new(
-            "region",
-            &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION_NAME"],
-            FieldKind::Plain,
-            "",
-        ),
-        Field::new(
-            "endpoint_url",
-            &["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"],
-            FieldKind::Address,
-            "",
-        ),
-        Field::new(
-            "ignore_configured_endpoint_urls",
-            &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
-            FieldKind::Plain,
-            "false",
-        ),
-        Field::new("profile", &["AWS_PROFILE"], FieldKind::Plain, "default"),
-        Field::new(
-            "access_key_id",
-            &["AWS_ACCESS_KEY_ID"],
-            FieldKind::Credential,
-            "",
-        ),
-        Field::new(
-            "secret_access_key",
-            &["AWS_SECRET_ACCESS_KEY"],
-            FieldKind::Credential,
-            "",
-        ),
-        Field::new(
-            "session_token",
-            &["AWS_SESSION_TOKEN"],
-            FieldKind::Credential,
-            "",
-        ),
-        Field::new(
-            "role_arn",
-            &["STRONGROOM_AWS_ROLE_ARN"],
-            FieldKind::Plain,
-            "",
-        ),
-        Field::new(
-            "role_session_name",
-            &["STRONGROOM_AWS_ROLE_SESSION_NAME"],
-            FieldKind::Plain,
-            "",
-        ),
-        Field::new(
-            "role_external_id",
-            &["STRONGROOM_AWS_ROLE_EXTERNAL_ID"],
-            FieldKind::Plain,
-            "",
-        ),
-        Field::new(
-            "sts_endpoint_url",
-            &["STRONGROOM_AWS_STS_ENDPOINT_URL"],
-            FieldKind::Address,
-            "",
-        ),
-        Field::new(
-            "kms_key_id",
-            &["STRONGROOM_AWS_KMS_KEY_ID"],
-            FieldKind::Plain,
-            "",
-        ),
-        Field::new(
-            "recovery_window_days",
-            &["STRONGROOM_AWS_RECOVERY_WINDOW_DAYS"],
-            FieldKind::Plain,
-            "7",
-        ),
-        Field::new(
-            "json_key_fallback",
-            &["STRONGROOM_AWS_JSON_KEY_FALLBACK"],
-            FieldKind::Plain,
-            "true",
-        ),
-        Field::new(
-            "max_attempts",
-            &["STRONGROOM_AWS_MAX_ATTEMPTS"],
-            FieldKind::Plain,
-            "3",
-        ),
+        Field::new("region", &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION_NAME"], Plain, ""),
+        Field::new("endpoint_url", &["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"], Address, ""),
+        Field::new("ignore_configured_endpoint_urls", &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"], Plain, "false"),
+        Field::new("profile", &["AWS_PROFILE"], Plain, "default"),
+        Field::new("access_key_id", &["AWS_ACCESS_KEY_ID"], Credential, ""),
+        Field::new("secret_access_key", &["AWS_SECRET_ACCESS_KEY"], Credential, ""),
+        Field::new("session_token", &["AWS_SESSION_TOKEN"], Credential, ""),
+        Field::new("role_arn", &["STRONGROOM_AWS_ROLE_ARN"], Plain, ""),
+        Field::new("role_session_name", &["STRONGROOM_AWS_ROLE_SESSION_NAME"], Plain, ""),
+        Field::new("role_external_id", &["STRONGROOM_AWS_ROLE_EXTERNAL_ID"], Plain, ""),
+        Field::new("sts_endpoint_url", &["STRONGROOM_AWS_STS_ENDPOINT_URL"], Address, ""),
+        Field::new("kms_key_id", &["STRONGROOM_AWS_KMS_KEY_ID"], Plain, ""),
+        Field::new("recovery_window_days", &["STRONGROOM_AWS_RECOVERY_WINDOW_DAYS"], Plain, "7"),
+        Field::new("json_key_fallback", &["STRONGROOM_AWS_JSON_KEY_FALLBACK"], Plain, "true"),
+        Field::new("max_attempts", &["STRONGROOM_AWS_MAX_ATTEMPTS"], Plain, "3"),
     ];
     const HTTP: Option<HttpPart> = Some(HttpPart {
         env_prefix: "STRONGROOM_AWS_",
@@ -773,10 +703,6 @@ mod tests {
         assert_eq!(ca.env, ["STRONGROOM_AWS_CA_FILE", "AWS_CA_BUNDLE"]);
     }
 
-    fn key_of(err: &strongroom_core::Error) -> String {
-        err.to_string()
-    }
-
     #[test]
     fn bad_settings_fail_at_build_naming_the_setting() {
         let with = |f: &dyn Fn(&mut AwsConfig)| {
@@ -901,7 +827,7 @@ mod tests {
         for (config, setting) in cases {
             let err = config.build().expect_err(setting);
             assert_eq!(err.kind(), &ErrorKind::Config, "{err}");
-            let text = key_of(&err);
+            let text = err.to_string();
             assert!(text.contains(setting), "{text} should name {setting}");
         }
         // Plaintext to another host is allowed when the manager says so.
