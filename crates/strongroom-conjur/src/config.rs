@@ -726,7 +726,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_key() {
-        let b = ConjurBuilder::new().with_api_key("sr-very-secret-key");
+        let b = ConjurStore::builder().with_api_key("sr-very-secret-key");
         assert!(!format!("{b:?}").contains("sr-very-secret-key"));
     }
 }

@@ -194,6 +194,11 @@ impl ConjurStore {
         }
     }
 
+    /// A builder with the defaults (same as [`ConjurBuilder::new`](crate::ConjurBuilder::new)).
+    pub fn builder() -> crate::ConjurBuilder {
+        crate::ConjurBuilder::new()
+    }
+
     /// The Conjur URL.
     pub fn api_base(&self) -> &str {
         self.inner.parts.api.base()
