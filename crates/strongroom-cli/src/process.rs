@@ -40,19 +40,16 @@ pub fn escape_terminal(s: &str) -> String {
     out
 }
 
-/// The soft core-dump limit this process started with (`None` = unlimited).
-#[cfg(unix)]
-static ORIGINAL_CORE_LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-
 /// Turns core dumps off for this process: the soft `RLIMIT_CORE` to 0 and, on Linux, the
 /// process not dumpable (which also keeps debuggers of other users out), through `rustix`'s
-/// safe wrappers. A process holding secret values must not leave them in a core file.
+/// safe wrappers. A process holding secret values must not leave them in a core file. The
+/// child of `run` inherits the soft limit 0 (it holds the values too); the hard limit is left
+/// as it was, so a program that wants core dumps can raise its own limit again.
 pub fn harden_process() -> Result<(), String> {
     #[cfg(unix)]
     {
         use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
         let now = getrlimit(Resource::Core);
-        let _ = ORIGINAL_CORE_LIMIT.set(now.current);
         setrlimit(
             Resource::Core,
             Rlimit {
@@ -66,23 +63,6 @@ pub fn harden_process() -> Result<(), String> {
             .map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     }
     Ok(())
-}
-
-/// Gives the child of `run` the core-dump limit this process started with (its dumps are its
-/// own business); `exec` resets the dumpable flag by itself.
-#[cfg(unix)]
-fn restore_core_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    if let Some(soft) = ORIGINAL_CORE_LIMIT.get() {
-        let now = getrlimit(Resource::Core);
-        let _ = setrlimit(
-            Resource::Core,
-            Rlimit {
-                current: *soft,
-                maximum: now.maximum,
-            },
-        );
-    }
 }
 
 /// The environment of the child of `run`.
@@ -187,10 +167,8 @@ pub(crate) async fn run_child(spec: ChildSpec, command: &[String]) -> Result<u8,
         for (k, v) in &spec.secrets {
             cmd.env(k, v.as_str());
         }
-        restore_core_limit();
         let err = cmd.exec();
-        // Only reached when exec failed: dumps off again, values wiped on return.
-        let _ = harden_process();
+        // Only reached when exec failed; the values are wiped on return.
         Err(Error::config(
             "COMMAND",
             format!("cannot run `{}`: {err}", escape_terminal(program)),
