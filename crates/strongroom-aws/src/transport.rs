@@ -9,7 +9,8 @@
 //!   refused before reading, a longer body is refused when it passes the cap, and in both
 //!   cases the connection is dropped ([`Refused::TooLarge`]). Both refusals are
 //!   connector errors the SDK does not retry;
-//! * `proxy` and the extra CAs of `ca_file` apply.
+//! * `proxy` (except for the link-local metadata endpoints) and the extra CAs of `ca_file`
+//!   apply.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -31,6 +32,10 @@ use strongroom_core::config::{HttpConfig, ProviderConfig};
 use strongroom_core::{Error, ErrorKind, Result};
 
 use crate::config::AwsConfig;
+
+/// The instance-metadata and container-credential endpoints: link-local, never proxied (a
+/// proxy cannot reach them, and their tokens have no business passing through one).
+const NO_PROXY: &str = "169.254.169.254,169.254.170.2,fd00:ec2::254,fd00:ec2::23";
 
 /// Why the transport refused an answer. Found again in the SDK's error chain by
 /// [`crate::error::from_sdk`].
@@ -75,13 +80,15 @@ impl Refused {
 /// The HTTP client for the SDK, from the HTTP part of the configuration. Checks the proxy
 /// URL and the CA bundle here, so a bad one fails `build()`, not the first call.
 pub(crate) fn http_client(http: &HttpConfig) -> Result<SharedHttpClient> {
-    let proxy =
-        match &http.proxy {
-            Some(url) => Some(ProxyConfig::all(url.as_str()).map_err(|_| {
+    let proxy = match &http.proxy {
+        Some(url) => {
+            let proxy = ProxyConfig::all(url.as_str()).map_err(|_| {
                 AwsConfig::field_error("proxy", "not a proxy URL the AWS SDK can use")
-            })?),
-            None => None,
-        };
+            })?;
+            Some(proxy.no_proxy(NO_PROXY))
+        }
+        None => None,
+    };
     let mut trust = TrustStore::default();
     for pem in &http.ca_pems {
         check_pem(pem)?;
