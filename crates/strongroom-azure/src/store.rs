@@ -396,7 +396,9 @@ impl SecretStore for AzureStore {
                     .await
                     .map_err(ctx)?
                 {
-                    continue; // purged meanwhile: the name is free
+                    // Purged meanwhile: the name is free (bounded, should it race again).
+                    wait.pause("the purge of this name").await.map_err(ctx)?;
+                    continue;
                 }
                 recovered = true;
                 match self.await_recovery(&vault_name, &mut wait).await {

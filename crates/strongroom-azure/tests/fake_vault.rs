@@ -343,6 +343,25 @@ async fn a_server_that_always_has_another_page_is_stopped_at_max_pages() {
 }
 
 #[tokio::test]
+async fn a_next_link_to_another_host_is_not_followed() {
+    let fake = FakeAzure::start().await;
+    let elsewhere = FakeAzure::start().await;
+    let store = store(&fake);
+    for i in 0..30 {
+        fake.seed(&format!("item-{i:02}"), "v", None);
+    }
+    fake.set_next_link_base(Some(elsewhere.url()));
+    let err = store.list(None).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Redirected, "{err}");
+    assert!(err.to_string().contains("another host"), "{err}");
+    assert_eq!(
+        elsewhere.faults().requests(),
+        0,
+        "the bearer token never travels"
+    );
+}
+
+#[tokio::test]
 async fn api_version_is_selectable() {
     let fake = FakeAzure::start().await;
     let store = builder(&fake, FixedToken::new())

@@ -125,6 +125,7 @@ struct Inner {
     revoked: HashSet<String>,
     failures: Vec<Failure>,
     endless_paging: bool,
+    next_link_base: Option<String>,
     assertions: HashMap<String, String>,
     identity_requests: Vec<IdentityRequest>,
 }
@@ -265,6 +266,7 @@ impl FakeAzure {
                 revoked: HashSet::new(),
                 failures: Vec::new(),
                 endless_paging: false,
+                next_link_base: None,
                 assertions: HashMap::from([(CLIENT_ID.to_string(), federated_assertion.clone())]),
                 identity_requests: Vec::new(),
             }),
@@ -369,6 +371,11 @@ impl FakeAzure {
     /// Every list page carries a `nextLink`, even past the end (a broken or hostile server).
     pub fn set_endless_paging(&self, on: bool) {
         self.shared.lock().endless_paging = on;
+    }
+    /// `nextLink`s point at this base URL instead of the vault (a hostile server sending
+    /// clients, and their tokens, elsewhere); `None` restores the vault's own URL.
+    pub fn set_next_link_base(&self, base: Option<String>) {
+        self.shared.lock().next_link_base = base;
     }
 
     /// Stores a version directly (no HTTP), returning its version id.
@@ -699,12 +706,13 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// What every answer of one request shares: the vault URL as the client addressed it, the
-/// vault's recovery level, whether paging never ends.
+/// vault's recovery level, whether paging never ends, where `nextLink`s point.
 #[derive(Debug)]
 struct Base {
     url: String,
     level: RecoveryLevel,
     endless_paging: bool,
+    next_link_base: String,
 }
 
 impl std::fmt::Display for Base {
@@ -834,7 +842,7 @@ fn page(base: &Base, path: &str, q: &HashMap<String, String>, items: Vec<Value>)
             .append_pair("$skiptoken", &token)
             .append_pair("maxresults", &size.to_string())
             .finish();
-        Value::String(format!("{base}{path}?{query}"))
+        Value::String(format!("{}{path}?{query}", base.next_link_base))
     } else {
         Value::Null
     };
@@ -966,6 +974,7 @@ async fn handle(
         );
     }
     let base = Base {
+        next_link_base: g.next_link_base.clone().unwrap_or_else(|| base_url.clone()),
         url: base_url,
         level: g.recovery_level,
         endless_paging: g.endless_paging,
