@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use strongroom_core::config::parse::de;
-use strongroom_core::{AccessMode, Error, Result, SecretValue};
+use strongroom_core::{AccessMode, Error, Result};
 
 pub use strongroom_core::config::{
     Field, FieldInfo, FieldKind, HttpConfig, HttpPart, Origin, ProviderConfig, Settings,
@@ -82,7 +82,7 @@ pub struct CacheConfig {
     /// Bound of the memory cache (default 100,000 entries).
     #[serde(default, deserialize_with = "de::opt_number")]
     pub max_entries: Option<u64>,
-    /// Settings of the Redis cache ([`RedisSettings`]: `url`, `key`, `prefix`, …).
+    /// Settings of the Redis cache (`strongroom_redis::RedisConfig`: `url`, `key`, `prefix`, …).
     #[serde(default)]
     pub settings: toml::Table,
 }
@@ -274,8 +274,9 @@ impl Config {
             out.extend(env_references(&m.settings));
         }
         if self.cache.kind == CacheKind::Redis {
+            out.extend(REDIS_CREDENTIALS.iter().map(|v| (*v).to_owned()));
             out.extend(
-                RedisSettings::fields()
+                redis_fields()
                     .into_iter()
                     .filter(|f| f.kind == FieldKind::Credential)
                     .flat_map(|f| f.env),
@@ -309,7 +310,7 @@ fn env_references(table: &toml::Table) -> Vec<String> {
     out
 }
 
-fn to_json(v: &toml::Value) -> serde_json::Value {
+pub(crate) fn to_json(v: &toml::Value) -> serde_json::Value {
     match v {
         toml::Value::String(s) => serde_json::Value::String(s.clone()),
         toml::Value::Integer(i) => serde_json::Value::from(*i),
@@ -334,82 +335,24 @@ pub fn manager_settings(manager: &str, table: &toml::Table, allow_env_in: &[Stri
     s
 }
 
-/// The settings of the Redis cache (`[cache] kind = "redis"`), read like a provider's.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct RedisSettings {
-    /// `redis://` or `rediss://` URL.
-    pub url: Option<String>,
-    /// Seed URLs of a Redis Cluster (instead of `url`).
-    #[serde(deserialize_with = "de::list")]
-    pub cluster_urls: Vec<String>,
-    /// Base64 of the 32-byte key that seals entries.
-    pub key: Option<SecretValue>,
-    /// Earlier keys still accepted for reading (comma-separated base64).
-    pub old_keys: Option<SecretValue>,
-    /// Key prefix separating applications (default `strongroom:`).
-    pub prefix: Option<String>,
-    /// Per-call timeout (default 250 ms).
-    #[serde(deserialize_with = "de::opt_duration")]
-    pub timeout: Option<Duration>,
-    /// ACL user name.
-    pub username: Option<String>,
-    /// ACL password.
-    pub password: Option<SecretValue>,
-    /// PEM file of the CA that signed the server certificate.
-    pub ca_file: Option<std::path::PathBuf>,
+/// The settings of the Redis cache, when it is compiled in.
+fn redis_fields() -> Vec<FieldInfo> {
+    #[cfg(feature = "redis")]
+    {
+        strongroom_redis::RedisConfig::fields()
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        Vec::new()
+    }
 }
 
-impl ProviderConfig for RedisSettings {
-    const PROVIDER: &'static str = "redis";
-    const FIELDS: &'static [Field] = &[
-        Field::new("url", &["STRONGROOM_REDIS_URL"], FieldKind::Address, ""),
-        Field::new(
-            "cluster_urls",
-            &["STRONGROOM_REDIS_CLUSTER_URLS"],
-            FieldKind::Address,
-            "",
-        ),
-        Field::new("key", &["STRONGROOM_REDIS_KEY"], FieldKind::Credential, ""),
-        Field::new(
-            "old_keys",
-            &["STRONGROOM_REDIS_OLD_KEYS"],
-            FieldKind::Credential,
-            "",
-        ),
-        Field::new(
-            "prefix",
-            &["STRONGROOM_REDIS_PREFIX"],
-            FieldKind::Plain,
-            "strongroom:",
-        ),
-        Field::new(
-            "timeout",
-            &["STRONGROOM_REDIS_TIMEOUT"],
-            FieldKind::Plain,
-            "250ms",
-        ),
-        Field::new(
-            "username",
-            &["STRONGROOM_REDIS_USERNAME"],
-            FieldKind::Plain,
-            "",
-        ),
-        Field::new(
-            "password",
-            &["STRONGROOM_REDIS_PASSWORD"],
-            FieldKind::Credential,
-            "",
-        ),
-        Field::new(
-            "ca_file",
-            &["STRONGROOM_REDIS_CA_FILE"],
-            FieldKind::Path,
-            "",
-        ),
-    ];
-}
+/// The Redis cache's credential variables (known even when it is not compiled in).
+const REDIS_CREDENTIALS: &[&str] = &[
+    "STRONGROOM_REDIS_KEY",
+    "STRONGROOM_REDIS_OLD_KEYS",
+    "STRONGROOM_REDIS_PASSWORD",
+];
 
 /// Settings shown by `Debug`: credentials (and anything whose kind is not known) redacted.
 struct Redacted<'a> {
@@ -459,7 +402,7 @@ impl fmt::Debug for ManagerConfig {
 
 impl fmt::Debug for CacheConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fields = RedisSettings::fields();
+        let fields = redis_fields();
         let kind = |k: &str| fields.iter().find(|f| f.key == k).map(|f| f.kind);
         f.debug_struct("CacheConfig")
             .field("kind", &self.kind)

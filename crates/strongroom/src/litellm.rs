@@ -96,7 +96,7 @@ pub struct KeyManagementSettings {
     /// AWS region (the AWS provider's `region`).
     #[serde(default)]
     pub aws_region_name: Option<String>,
-    /// Role to assume (the AWS provider's role setting, where it has one).
+    /// Role to assume (the AWS provider's `role_arn`).
     #[serde(default)]
     pub aws_role_name: Option<String>,
     /// Session name of the assumed role.
@@ -117,7 +117,7 @@ pub struct KeyManagementSettings {
     /// Regions to replicate writes to (no equivalent: warned about).
     #[serde(default)]
     pub replica_regions: Option<Vec<String>>,
-    /// KMS key of created secrets (no equivalent: warned about).
+    /// KMS key of created secrets (the AWS provider's `kms_key_id`).
     #[serde(default)]
     pub kms_key_id: Option<String>,
 }
@@ -250,6 +250,7 @@ impl KeyManagementSettings {
                 .as_ref()
                 .and_then(|v| v.expose_str().ok().map(str::to_owned)),
             "aws_sts_endpoint" => self.aws_sts_endpoint.clone(),
+            "kms_key_id" => self.kms_key_id.clone(),
             _ => None,
         }
     }

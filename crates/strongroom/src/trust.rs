@@ -194,7 +194,8 @@ impl TrustStore {
         // Refuse to trust a file that does not even parse.
         let text = std::str::from_utf8(&content)
             .map_err(|_| Error::config("config file", "not UTF-8 text"))?;
-        crate::config::Config::from_toml(text).map_err(|e| crate::registry::in_file(e, &canonical))?;
+        crate::config::Config::from_toml(text)
+            .map_err(|e| crate::registry::in_file(e, &canonical))?;
         let record = self.record_path(&canonical);
         let parent = record.parent().expect("record has a parent");
         create_private_dir(parent)?;

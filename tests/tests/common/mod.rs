@@ -126,15 +126,23 @@ impl Cli {
         self.dir.path()
     }
 
-    /// Writes `strongroom.toml`.
+    /// Writes `strongroom.toml` (mode 0600: the CLI refuses a file group or others may
+    /// write).
     pub fn write_config(&self, toml: &str) {
         std::fs::write(&self.config, toml).expect("write strongroom.toml");
+        private(&self.config);
+    }
+
+    /// The path of `strongroom.toml`.
+    pub fn config_path(&self) -> &Path {
+        &self.config
     }
 
     /// Writes a file into the working directory and returns its path.
     pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, text).expect("write file");
+        private(&p);
         p
     }
 
@@ -157,12 +165,19 @@ impl Cli {
 
     /// Like [`Cli::run`] with extra environment variables.
     pub async fn run_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
+        let mut with_config = vec![("STRONGROOM_CONFIG", self.config.to_str().expect("utf-8 path"))];
+        with_config.extend_from_slice(env);
+        self.run_bare(args, stdin, &with_config).await
+    }
+
+    /// Runs `strongroom <args>` with only PATH, HOME (the working directory) and `env`: no
+    /// STRONGROOM_CONFIG, so the CLI finds its configuration as a user's shell would.
+    pub async fn run_bare(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
         let mut c = tokio::process::Command::new(bin());
         c.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
-            .env("STRONGROOM_CONFIG", &self.config)
             // Never let an SDK look for cloud instance metadata.
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .args(args)
@@ -211,6 +226,12 @@ impl Cli {
         }
         out
     }
+}
+
+/// Makes `path` readable and writable by its owner only.
+pub fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
 }
 
 /// TOML of a manager `name` of `provider` with inline `settings` (the inside of `{ … }`).
