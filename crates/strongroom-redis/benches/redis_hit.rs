@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use strongroom_core::{CacheEntry, CacheKey, ReadOptions, Secret, SecretCache};
+use strongroom_core::{
+    CacheEntry, CacheKey, CacheScope, Identity, ReadOptions, Secret, SecretCache, SecretName,
+};
 use strongroom_redis::{EncryptionKey, RedisCacheBuilder};
 
 static RAW_NS: AtomicU64 = AtomicU64::new(0);
@@ -34,12 +36,18 @@ fn bench(c: &mut Criterion) {
             .build()
             .await
             .unwrap();
-        let key = CacheKey::new("bench", "memory", "db/password", &ReadOptions::new());
+        let key = CacheKey::new(
+            CacheScope::of("memory", &Identity::anonymous()),
+            &SecretName::new("db/password").unwrap(),
+            &ReadOptions::new(),
+        );
         let entry = CacheEntry {
             secret: Secret::new("a-typical-64-byte-secret-value-0123456789abcdef0123456789abcdef")
                 .with_version("3")
                 .with_tag("team", "payments"),
+            stored_at: SystemTime::now(),
             fresh_until: SystemTime::now() + Duration::from_secs(600),
+            keep_until: SystemTime::now() + Duration::from_secs(600),
         };
         cache
             .set(&key, entry, Duration::from_secs(600))
@@ -115,7 +123,7 @@ fn bench(c: &mut Criterion) {
          RedisCache::get {hit:.1} µs, ratio {:.2}x (target <= 1.5x)",
         hit / raw
     );
-    rt.block_on(async { cache.clear().await.unwrap() });
+    rt.block_on(async { cache.clear(None).await.unwrap() });
 }
 
 criterion_group!(benches, bench);

@@ -1,34 +1,57 @@
-//! [`RedisCache`]: `impl SecretCache` on Redis / Redis Cluster.
+//! [`RedisCache`]: `impl SecretCache` on Redis / Redis Cluster, with fleet-wide single-flight
+//! (fill leases) and an optional near cache invalidated through pub/sub.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use strongroom_core::{CacheEntry, CacheEntryInfo, CacheKey, Result, SecretCache};
+use strongroom_core::seal::KeyRing;
+use strongroom_core::{
+    CacheEntry, CacheEntryInfo, CacheKey, CacheScope, Fill, KeyRef, Result, SecretCache, SecretName,
+};
+use tokio::sync::{broadcast, watch};
 
-use crate::conn::{Conn, glob_escape};
+use crate::config::{Built, RedisConfig};
+use crate::conn::{Conn, Target, glob_escape};
 use crate::error::timed;
-use crate::seal::{FRESH_RANGE, Keyring, fresh_until_from_range};
+use crate::names::{NameTag, Namespace, Tags, hex, is_entry_key};
+use crate::pubsub::{self, Message};
+use crate::scripts;
+use crate::seal::{self, NONCE_AT, fill_id};
+use crate::state::{FleetEvent, FleetStats, State, incr};
 
 /// How many keys one UNLINK removes.
 const UNLINK_BATCH: usize = 500;
-/// How many `GETRANGE`s `entries()` keeps in flight.
+/// How many `GET`s `entries()` keeps in flight.
 const ENTRIES_CONCURRENCY: usize = 64;
 
-/// A shared [`SecretCache`] on Redis or Redis Cluster.
+/// A shared [`SecretCache`] on Redis or Redis Cluster, for fleets of processes.
 ///
-/// * Entries (value and metadata) are sealed with AES-256-GCM before they leave the process,
-///   bound to their Redis key; a wrong key, a tampered entry or an entry copied to another key
-///   is a miss and a warning, never garbage.
-/// * The TTL is Redis' own expiry (`SET … PX`).
-/// * Every key starts with the configured prefix; `clear()` and `delete_prefix()` remove only
-///   keys under it (`SCAN` + `UNLINK`, never `FLUSHDB`).
-/// * Every Redis round trip is bounded by the timeout (default 250 ms); errors are
-///   [`ErrorKind::Cache`](strongroom_core::ErrorKind::Cache), which the `Cached` layer logs and
-///   answers from the backend.
+/// * **Sealed.** Each entry — value, metadata, and the scope, name and variant it belongs to
+///   — is sealed with core's AES-256-GCM [`KeyRing`] before it leaves the process, bound to
+///   its Redis key. A wrong key, a tampered entry or one copied to another key is a miss and a
+///   warning, never garbage.
+/// * **Names hidden.** Redis keys are `prefix + scope digest + name digest + variant digest`
+///   (keyed HMAC), so reading Redis does not reveal which secrets exist.
+/// * **Invalidation without scans.** Each secret keeps the set of its variant keys; a write
+///   removes exactly those, atomically, and moves the secret's generation so a read that
+///   started before the write cannot store its (old) answer.
+/// * **Fleet-wide single-flight** (`lease`, on by default). A miss takes a short lease on the
+///   key; the other processes wait for the holder's entry (woken by pub/sub, with a bounded
+///   poll as fallback), a dead holder's lease expires after `lease_ttl`, and a waiter past
+///   `lease_wait` reads the backend itself.
+/// * **Near cache** (`near`). Hits answered in process at memory speed; every write, delete
+///   and new value anywhere drops the copies fleet-wide through pub/sub (sharded on a
+///   cluster), and while the subscription is down no near copy is served.
+/// * Every Redis round trip is bounded by `timeout`; errors are
+///   [`ErrorKind::Cache`](strongroom_core::ErrorKind::Cache), which the `Cached` layer logs
+///   and answers from the backend.
 ///
-/// Cheap to clone (clones share the connection).
+/// Cheap to clone (clones share connections and state); background tasks stop when the last
+/// clone is dropped.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -36,187 +59,611 @@ const ENTRIES_CONCURRENCY: usize = 64;
 /// use strongroom_redis::RedisCacheBuilder;
 /// # async fn demo() -> strongroom_core::Result<()> {
 /// // STRONGROOM_REDIS_URL, STRONGROOM_REDIS_KEY, ... from the environment.
-/// let cache = RedisCacheBuilder::from_env().build().await?;
+/// let cache = RedisCacheBuilder::from_env()?.build().await?;
 /// let store = MemoryStore::new().with_cache(Arc::new(cache), CachePolicy::new("dev"));
 /// # let _ = store; Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct RedisCache {
+    inner: Arc<Inner>,
+}
+
+struct LeaseSettings {
+    ttl: Duration,
+    wait: Duration,
+    poll: Duration,
+}
+
+struct Held {
+    tags: Tags,
+    lease_key: Vec<u8>,
+    token: String,
+    renew: tokio::task::AbortHandle,
+}
+
+struct Inner {
     conn: Conn,
-    keys: Arc<Keyring>,
+    ring: KeyRing,
+    /// One namespace per ring key; `[0]` is the current key's.
+    spaces: Vec<Namespace>,
     prefix: Arc<str>,
     timeout: Duration,
-    endpoint: Arc<str>,
+    endpoint: String,
+    cluster: bool,
+    channels: Vec<Vec<u8>>,
+    lease: Option<LeaseSettings>,
+    state: Arc<State>,
+    leases: Mutex<HashMap<u64, Held>>,
+    next_lease: AtomicU64,
+    /// Lease renewals hold a weak reference: a dropped cache stops renewing, like a dead
+    /// process.
+    alive: Arc<()>,
+    /// Dropped with the cache: the subscriber task sees it and stops.
+    _stop: Option<watch::Sender<()>>,
 }
 
 impl RedisCache {
-    pub(crate) fn new(
-        conn: Conn,
-        keys: Keyring,
-        prefix: String,
-        timeout: Duration,
-        endpoint: String,
-    ) -> Self {
-        RedisCache {
-            conn,
-            keys: Arc::new(keys),
-            prefix: prefix.into(),
-            timeout,
-            endpoint: endpoint.into(),
-        }
+    pub(crate) fn new(config: RedisConfig, built: Built, ring: KeyRing) -> Result<RedisCache> {
+        let conn = Conn::open(&built.target, &built.settings)?;
+        let prefix: Arc<str> = config.prefix.as_str().into();
+        let cluster = matches!(built.target, Target::Cluster(_));
+        let channels = pubsub::channels(&prefix, cluster);
+        let subscribed = config.near || config.lease;
+        let state = Arc::new(State::new(
+            rand::random(),
+            config.near.then_some(config.near_capacity),
+            subscribed,
+        ));
+        let stop = subscribed.then(|| {
+            let (tx, rx) = watch::channel(());
+            tokio::spawn(pubsub::run(
+                Arc::clone(&state),
+                built.target.clone(),
+                Arc::clone(&built.settings),
+                channels.clone(),
+                config.heartbeat,
+                rx,
+            ));
+            tx
+        });
+        let spaces = built
+            .keys
+            .iter()
+            .map(|k| Namespace::new(k.clone(), Arc::clone(&prefix)))
+            .collect();
+        Ok(RedisCache {
+            inner: Arc::new(Inner {
+                conn,
+                ring,
+                spaces,
+                prefix,
+                timeout: config.timeout,
+                endpoint: built.endpoint,
+                cluster,
+                channels,
+                lease: config.lease.then(|| LeaseSettings {
+                    ttl: config.lease_ttl,
+                    wait: config.lease_wait,
+                    poll: (config.lease_ttl / 4)
+                        .clamp(Duration::from_millis(10), Duration::from_millis(500)),
+                }),
+                state,
+                leases: Mutex::default(),
+                next_lease: AtomicU64::new(1),
+                alive: Arc::new(()),
+                _stop: stop,
+            }),
+        })
     }
 
     /// The key prefix.
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        &self.inner.prefix
     }
 
     /// The per-call timeout.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.inner.timeout
     }
 
     /// Whether this cache talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        self.conn.is_cluster()
+        self.inner.cluster
     }
 
-    /// The Redis key an entry is stored under: prefix + the encoded [`CacheKey`].
+    /// Whether fleet-wide single-flight is on.
+    pub fn has_lease(&self) -> bool {
+        self.inner.lease.is_some()
+    }
+
+    /// Whether the near cache is on.
+    pub fn has_near(&self) -> bool {
+        self.inner.state.near.is_some()
+    }
+
+    /// Whether the invalidation subscription is up right now (near copies are served only
+    /// then).
+    pub fn subscription_live(&self) -> bool {
+        self.inner.state.is_live()
+    }
+
+    /// What the fleet machinery has done so far.
+    pub fn fleet_stats(&self) -> FleetStats {
+        self.inner.state.stats()
+    }
+
+    /// Follows the fleet machinery: subscription up/down, invalidations that reached this
+    /// process. A receiver that falls more than 1024 events behind skips ahead.
+    pub fn events(&self) -> broadcast::Receiver<FleetEvent> {
+        self.inner.state.events()
+    }
+
+    /// The digest a secret is known by in Redis keys and fleet messages (current key).
+    pub fn name_tag(&self, scope: CacheScope, name: &SecretName) -> NameTag {
+        self.inner.spaces[0].name_tag(scope, name.as_str())
+    }
+
+    /// The Redis key the entry of `key` is stored under (current key's namespace): the
+    /// prefix and digests only.
     pub fn redis_key(&self, key: &CacheKey) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.prefix.len() + key.as_str().len());
-        k.extend_from_slice(self.prefix.as_bytes());
-        k.extend_from_slice(key.as_str().as_bytes());
-        k
+        let ns = self.current();
+        ns.entry_key(&ns.tags(key))
     }
 
     /// Sends `PING` (within the timeout): whether Redis answers right now.
     pub async fn ping(&self) -> Result<()> {
-        let _: String = timed("ping", self.timeout, self.conn.query(&redis::cmd("PING"))).await?;
+        let _: String = timed(
+            "ping",
+            self.inner.timeout,
+            self.inner.conn.query(&redis::cmd("PING")),
+        )
+        .await?;
         Ok(())
     }
 
-    async fn unlink_matching(&self, rest: &str) -> Result<()> {
-        let mut full = Vec::with_capacity(self.prefix.len() + rest.len());
-        full.extend_from_slice(self.prefix.as_bytes());
-        full.extend_from_slice(rest.as_bytes());
-        let mut pattern = glob_escape(&full);
-        pattern.push(b'*');
-        let keys = self.conn.scan(&pattern, self.timeout).await?;
-        let keys: Vec<Vec<u8>> = keys.into_iter().filter(|k| k.starts_with(&full)).collect();
+    fn current(&self) -> &Namespace {
+        &self.inner.spaces[0]
+    }
+
+    /// Sends `SPUBLISH` on a cluster (on a single server the scripts publish themselves).
+    async fn spublish(&self, tag: &NameTag, message: Message<'_>) {
+        if !self.inner.cluster || !self.inner.state.subscribed {
+            return;
+        }
+        let mut cmd = redis::cmd("SPUBLISH");
+        cmd.arg(pubsub::channel_for(&self.inner.channels, tag))
+            .arg(message.encode(self.inner.state.origin));
+        if let Err(e) =
+            timed::<i64, _>("spublish", self.inner.timeout, self.inner.conn.query(&cmd)).await
+        {
+            tracing::warn!(error = %e, "redis cache: publishing a fleet message failed; other processes fall back to their TTL and polls");
+        }
+    }
+
+    /// The channel and message a script publishes on a single server (`""` on a cluster).
+    fn in_script(&self, tag: &NameTag, message: Message<'_>) -> (Vec<u8>, Vec<u8>) {
+        if self.inner.cluster || !self.inner.state.subscribed {
+            return (Vec::new(), Vec::new());
+        }
+        (
+            pubsub::channel_for(&self.inner.channels, tag).to_vec(),
+            message.encode(self.inner.state.origin),
+        )
+    }
+
+    async fn unlink_matching(&self, pattern: Vec<u8>) -> Result<()> {
+        let keys = self.inner.conn.scan(&pattern, self.inner.timeout).await?;
         for chunk in keys.chunks(UNLINK_BATCH) {
             let mut cmd = redis::cmd("UNLINK");
             for k in chunk {
                 cmd.arg(k);
             }
-            let _: i64 = timed("unlink", self.timeout, self.conn.query(&cmd)).await?;
+            let _: i64 = timed("unlink", self.inner.timeout, self.inner.conn.query(&cmd)).await?;
         }
         Ok(())
+    }
+
+    /// Opens what Redis holds at `redis_key`; a value that does not open is a warning and a
+    /// miss.
+    fn open(&self, redis_key: &[u8], value: &[u8], key: &CacheKey) -> Option<CacheEntry> {
+        match seal::open(&self.inner.ring, redis_key, value) {
+            Ok(opened) if opened.is_for(key) => Some(opened.entry),
+            Ok(_) => {
+                tracing::warn!(entry = %key.display_name(), "redis cache entry belongs to another key; treating it as a miss");
+                None
+            }
+            Err(why) => {
+                tracing::warn!(entry = %key.display_name(), reason = %why, "redis cache entry did not open; treating it as a miss");
+                None
+            }
+        }
+    }
+
+    fn start_renewal(&self, lease_key: Vec<u8>, token: String) -> tokio::task::AbortHandle {
+        let lease = self.inner.lease.as_ref().expect("lease on");
+        let (conn, ttl, wait, timeout) = (
+            self.inner.conn.clone(),
+            lease.ttl,
+            lease.wait,
+            self.inner.timeout,
+        );
+        let alive = Arc::downgrade(&self.inner.alive);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            // Renew while the holder reads, but never past the wait bound: by then the
+            // others read alone anyway, and a holder whose future was dropped must not keep
+            // the lease forever.
+            while started.elapsed() < wait {
+                tokio::time::sleep(ttl / 3).await;
+                if alive.strong_count() == 0 {
+                    return;
+                }
+                let mut inv = scripts::RENEW.key(&lease_key);
+                inv.arg(&token).arg(ttl.as_millis() as u64);
+                // 0: the lease is no longer ours (expired and taken over): stop.
+                if let Ok(0) = timed::<i64, _>("renew", timeout, conn.script(&inv)).await {
+                    return;
+                }
+            }
+        })
+        .abort_handle()
     }
 }
 
 impl fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisCache")
-            .field("endpoint", &self.endpoint)
-            .field("cluster", &self.conn.is_cluster())
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("keys", &self.keys.len())
+            .field("endpoint", &self.inner.endpoint)
+            .field("cluster", &self.inner.cluster)
+            .field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .field("keys", &self.inner.spaces.len())
+            .field("lease", &self.inner.lease.is_some())
+            .field("near", &self.inner.state.near.is_some())
             .finish_non_exhaustive()
     }
 }
 
+fn fresh_now(entry: &CacheEntry) -> bool {
+    let now = SystemTime::now();
+    now < entry.fresh_until && !entry.secret.is_expired(now)
+}
+
 #[async_trait]
 impl SecretCache for RedisCache {
+    fn try_get_local(&self, key: &KeyRef<'_>) -> Option<Option<CacheEntry>> {
+        self.inner.state.near_get(key).map(Some)
+    }
+
     async fn get(&self, key: &CacheKey) -> Result<Option<CacheEntry>> {
-        let rk = self.redis_key(key);
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(&rk);
-        let got: Option<Vec<u8>> = timed("get", self.timeout, self.conn.query(&cmd))
-            .await
-            .map_err(|e| e.with_name(key.display_name()))?;
-        let Some(envelope) = got else {
-            return Ok(None);
-        };
-        match self.keys.open(&rk, envelope) {
-            Ok(entry) => Ok(Some(entry)),
-            Err(why) => {
-                tracing::warn!(
-                    entry = %key.display_name(),
-                    reason = %why,
-                    "redis cache entry did not open; treating it as a miss"
-                );
-                Ok(None)
-            }
+        let state = &self.inner.state;
+        if let Some(entry) = state.near_get_key(key) {
+            return Ok(Some(entry));
         }
+        let tags = self.current().tags(key);
+        let before = state.snapshot(&tags.name);
+        for (i, ns) in self.inner.spaces.iter().enumerate() {
+            let ns_tags = if i == 0 { tags } else { ns.tags(key) };
+            let rk = ns.entry_key(&ns_tags);
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(&rk);
+            let got: Option<Vec<u8>> =
+                timed("get", self.inner.timeout, self.inner.conn.query(&cmd))
+                    .await
+                    .map_err(|e| e.with_name(key.display_name()))?;
+            let Some(value) = got else { continue };
+            let value = zeroize::Zeroizing::new(value);
+            let Some(entry) = self.open(&rk, &value, key) else {
+                return Ok(None);
+            };
+            if i == 0
+                && let Some(fill) = fill_id(&value)
+            {
+                state.saw(tags.id(), fill);
+            }
+            state.near_put(key, &tags, &entry, before).await;
+            return Ok(Some(entry));
+        }
+        Ok(None)
     }
 
     async fn set(&self, key: &CacheKey, entry: CacheEntry, ttl: Duration) -> Result<()> {
+        let state = &self.inner.state;
+        let ns = self.current();
+        let tags = ns.tags(key);
+        let rk = ns.entry_key(&tags);
         if ttl.is_zero() {
-            return self.delete(key).await;
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(&rk);
+            let _: i64 = timed("unlink", self.inner.timeout, self.inner.conn.query(&cmd))
+                .await
+                .map_err(|e| e.with_name(key.display_name()))?;
+            return Ok(());
         }
-        let rk = self.redis_key(key);
-        let sealed = self
-            .keys
-            .seal(&rk, &entry)
-            .map_err(|e| e.with_name(key.display_name()))?;
-        drop(entry);
+        let value = seal::seal(&self.inner.ring, &rk, key, &entry);
+        let expected = state
+            .expected(&tags.id())
+            .map_or_else(|| b"*".to_vec(), |g| g.into_vec());
+        let (channel, message) = self.in_script(&tags.name, Message::Stored(&tags));
+        let before = state.snapshot(&tags.name);
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(&rk).arg(sealed).arg("PX").arg(millis);
-        let _: () = timed("set", self.timeout, self.conn.query(&cmd))
+        let mut inv = scripts::STORE.key(&rk);
+        inv.key(ns.generation_key(&tags))
+            .key(ns.index_key(&tags))
+            .arg(&value)
+            .arg(millis)
+            .arg(expected)
+            .arg(hex(&tags.variant))
+            .arg(channel)
+            .arg(message);
+        let stored: i64 = timed("set", self.inner.timeout, self.inner.conn.script(&inv))
             .await
             .map_err(|e| e.with_name(key.display_name()))?;
+        if stored == 1 {
+            if let Some(fill) = fill_id(&value) {
+                state.saw(tags.id(), fill);
+            }
+            state.near_put(key, &tags, &entry, before).await;
+            state.wake(&tags.id());
+            self.spublish(&tags.name, Message::Stored(&tags)).await;
+        } else {
+            incr(&state.counters.refused);
+            tracing::debug!(entry = %key.display_name(), "not cached: the secret was invalidated while it was read");
+        }
         Ok(())
     }
 
-    async fn delete(&self, key: &CacheKey) -> Result<()> {
-        let mut cmd = redis::cmd("UNLINK");
-        cmd.arg(self.redis_key(key));
-        let _: i64 = timed("unlink", self.timeout, self.conn.query(&cmd))
+    async fn invalidate(&self, scope: CacheScope, name: &SecretName) -> Result<()> {
+        let state = &self.inner.state;
+        let tags: Vec<NameTag> = self
+            .inner
+            .spaces
+            .iter()
+            .map(|ns| ns.name_tag(scope, name.as_str()))
+            .collect();
+        state.invalidated(&tags[..1]).await;
+        let mut failure = None;
+        for (i, ns) in self.inner.spaces.iter().enumerate() {
+            let base = ns.base(&ns.scope_tag(scope), tags[i]);
+            let (channel, message) = if i == 0 {
+                self.in_script(&tags[0], Message::Invalidated(&tags))
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let mut index = base.clone();
+            index.push(b'i');
+            let mut generation = base.clone();
+            generation.push(b'g');
+            let mut inv = scripts::INVALIDATE.key(index);
+            inv.key(generation)
+                .arg(hex(&rand::random::<[u8; 16]>()))
+                .arg(&base)
+                .arg(channel)
+                .arg(message);
+            if let Err(e) = timed::<i64, _>(
+                "invalidate",
+                self.inner.timeout,
+                self.inner.conn.script(&inv),
+            )
             .await
-            .map_err(|e| e.with_name(key.display_name()))?;
+            {
+                failure = Some(e.with_name(
+                    CacheKey::new(scope, name, &strongroom_core::ReadOptions::new()).display_name(),
+                ));
+            }
+        }
+        self.spublish(&tags[0], Message::Invalidated(&tags)).await;
+        state.bump(&tags[0]);
+        failure.map_or(Ok(()), Err)
+    }
+
+    async fn clear(&self, scope: Option<CacheScope>) -> Result<()> {
+        let state = &self.inner.state;
+        state.cleared().await;
+        let patterns: Vec<Vec<u8>> = match scope {
+            Some(scope) => self
+                .inner
+                .spaces
+                .iter()
+                .map(|ns| {
+                    let mut p = glob_escape(&ns.scope_prefix(scope));
+                    p.push(b'*');
+                    p
+                })
+                .collect(),
+            None => {
+                let mut p = glob_escape(self.inner.prefix.as_bytes());
+                p.push(b'*');
+                vec![p]
+            }
+        };
+        for pattern in patterns {
+            self.unlink_matching(pattern).await?;
+        }
+        if state.subscribed {
+            let mut cmd = redis::cmd(if self.inner.cluster {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            });
+            cmd.arg(&self.inner.channels[0])
+                .arg(Message::Cleared.encode(state.origin));
+            if let Err(e) =
+                timed::<i64, _>("publish", self.inner.timeout, self.inner.conn.query(&cmd)).await
+            {
+                tracing::warn!(error = %e, "redis cache: publishing a clear failed");
+            }
+        }
+        state.cleared().await;
         Ok(())
-    }
-
-    async fn delete_prefix(&self, prefix: &str) -> Result<()> {
-        self.unlink_matching(prefix).await
-    }
-
-    async fn clear(&self) -> Result<()> {
-        self.unlink_matching("").await
     }
 
     async fn entries(&self) -> Result<Vec<CacheEntryInfo>> {
-        let mut pattern = glob_escape(self.prefix.as_bytes());
+        let mut pattern = glob_escape(self.inner.prefix.as_bytes());
         pattern.push(b'*');
-        let keys = self.conn.scan(&pattern, self.timeout).await?;
+        let keys: Vec<Vec<u8>> = self
+            .inner
+            .conn
+            .scan(&pattern, self.inner.timeout)
+            .await?
+            .into_iter()
+            .filter(|k| is_entry_key(&self.inner.prefix, k))
+            .collect();
+        let now = SystemTime::now();
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(ENTRIES_CONCURRENCY) {
-            // Only the clear-text fresh_until bytes of the envelope header leave Redis.
             let lookups = chunk.iter().map(|rk| async move {
-                let mut cmd = redis::cmd("GETRANGE");
-                cmd.arg(rk).arg(FRESH_RANGE.0).arg(FRESH_RANGE.1);
-                let bytes: Vec<u8> = timed("getrange", self.timeout, self.conn.query(&cmd)).await?;
-                Ok::<_, strongroom_core::Error>((rk, bytes))
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(rk);
+                let value: Option<Vec<u8>> =
+                    timed("get", self.inner.timeout, self.inner.conn.query(&cmd)).await?;
+                Ok::<_, strongroom_core::Error>((rk, value.map(zeroize::Zeroizing::new)))
             });
             for got in futures_util::future::join_all(lookups).await {
-                let (rk, bytes) = got?;
-                let Some(encoded) = rk.strip_prefix(self.prefix.as_bytes()) else {
-                    continue;
-                };
-                let (Ok(encoded), Some(fresh_until)) =
-                    (std::str::from_utf8(encoded), fresh_until_from_range(&bytes))
-                else {
-                    continue; // expired meanwhile, or not ours
-                };
-                out.push(CacheEntryInfo::new(
-                    &CacheKey::from_encoded(encoded),
-                    fresh_until,
-                ));
+                let (rk, value) = got?;
+                let Some(value) = value else { continue }; // expired meanwhile
+                // Names come from inside the sealed entries: Redis holds only digests.
+                match seal::open(&self.inner.ring, rk, &value) {
+                    Ok(o) if o.entry.keep_until > now => {
+                        let key = CacheKey::new(o.scope, &o.name, &o.opts);
+                        out.push(CacheEntryInfo::new(&key, o.entry.fresh_until));
+                    }
+                    Ok(_) => {}
+                    Err(why) => {
+                        tracing::warn!(reason = %why, "redis cache entry did not open; not listed")
+                    }
+                }
             }
         }
         out.sort_by(|a, b| a.display.cmp(&b.display));
         Ok(out)
+    }
+
+    fn generation(&self, scope: CacheScope, name: &SecretName) -> u64 {
+        self.inner
+            .state
+            .generation(&self.current().name_tag(scope, name.as_str()))
+    }
+
+    async fn begin_fill(&self, key: &CacheKey) -> Fill {
+        let Some(lease) = &self.inner.lease else {
+            return Fill::Alone;
+        };
+        let state = &self.inner.state;
+        let ns = self.current();
+        let tags = ns.tags(key);
+        let id = tags.id();
+        let (rk, lk, gk) = (
+            ns.entry_key(&tags),
+            ns.lease_key(&tags),
+            ns.generation_key(&tags),
+        );
+        let token = hex(&rand::random::<[u8; 16]>());
+        let notify = state.waiter(id);
+        let deadline = tokio::time::Instant::now() + lease.wait;
+        let mut seen = state.seen(&id).map(|f| f.to_vec()).unwrap_or_default();
+        let mut waited = false;
+        let outcome = loop {
+            // Registered before looking, so a wake between the look and the wait is kept.
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let before = state.snapshot(&tags.name);
+            let mut inv = scripts::BEGIN.key(&rk);
+            inv.key(&lk)
+                .key(&gk)
+                .arg(&token)
+                .arg(lease.ttl.as_millis() as u64)
+                .arg(&seen)
+                .arg(NONCE_AT);
+            let reply: Result<(i64, Vec<u8>, Vec<u8>)> =
+                timed("lease", self.inner.timeout, self.inner.conn.script(&inv)).await;
+            let (status, value, generation) = match reply {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis cache: cannot coordinate the fill; reading the backend");
+                    incr(&state.counters.alone);
+                    break Fill::Alone;
+                }
+            };
+            match status {
+                2 => {
+                    let value = zeroize::Zeroizing::new(value);
+                    match self.open(&rk, &value, key) {
+                        Some(entry) if fresh_now(&entry) => {
+                            if let Some(fill) = fill_id(&value) {
+                                state.saw(id, fill);
+                            }
+                            state.near_put(key, &tags, &entry, before).await;
+                            incr(&state.counters.joined);
+                            break Fill::Ready(entry);
+                        }
+                        // Not usable: look past it (take the lease or wait for a new fill).
+                        _ => seen = fill_id(&value).map(|f| f.to_vec()).unwrap_or_default(),
+                    }
+                }
+                1 => {
+                    state.expect(id, generation.into_boxed_slice());
+                    let renew = self.start_renewal(lk.clone(), token.clone());
+                    let lease_id = self.inner.next_lease.fetch_add(1, Ordering::Relaxed);
+                    let mut leases = self.inner.leases.lock().unwrap_or_else(|e| e.into_inner());
+                    if leases.len() > 10_000 {
+                        leases.retain(|_, h| !h.renew.is_finished());
+                    }
+                    leases.insert(
+                        lease_id,
+                        Held {
+                            tags,
+                            lease_key: lk.clone(),
+                            token: token.clone(),
+                            renew,
+                        },
+                    );
+                    incr(&state.counters.leads);
+                    break Fill::Lead(lease_id);
+                }
+                _ => {
+                    if !waited {
+                        waited = true;
+                        incr(&state.counters.waiting);
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        state.expect(id, generation.into_boxed_slice());
+                        incr(&state.counters.alone);
+                        tracing::warn!(entry = %key.display_name(), "redis cache: waited {:?} for another process's fill; reading the backend", lease.wait);
+                        break Fill::Alone;
+                    }
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep(lease.poll) => {}
+                        _ = tokio::time::sleep_until(deadline) => {}
+                    }
+                }
+            }
+        };
+        state.drop_waiter(&id, notify);
+        outcome
+    }
+
+    async fn end_fill(&self, _key: &CacheKey, lease: u64) {
+        let held = self
+            .inner
+            .leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&lease);
+        let Some(held) = held else { return };
+        held.renew.abort();
+        let (channel, message) = self.in_script(&held.tags.name, Message::Released(&held.tags));
+        let mut inv = scripts::RELEASE.key(&held.lease_key);
+        inv.arg(&held.token).arg(channel).arg(message);
+        if let Err(e) =
+            timed::<i64, _>("release", self.inner.timeout, self.inner.conn.script(&inv)).await
+        {
+            tracing::warn!(error = %e, "redis cache: releasing a fill lease failed; it expires by itself");
+        }
+        self.inner.state.wake(&held.tags.id());
+        self.spublish(&held.tags.name, Message::Released(&held.tags))
+            .await;
     }
 }

@@ -1,5 +1,6 @@
-//! The connection: one self-reconnecting `ConnectionManager`, or a Redis Cluster connection.
-//! Both reconnect on their own; SCAN over a cluster visits every primary.
+//! The command connection: one self-reconnecting `ConnectionManager`, or a Redis Cluster
+//! connection. Both reconnect on their own; SCAN over a cluster visits every primary. The
+//! subscription (see `pubsub`) makes its own RESP3 connections from the same settings.
 
 use std::time::Duration;
 
@@ -7,14 +8,44 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, ConnectionAddr, ConnectionInfo, FromRedisValue, RedisResult, Value};
-use strongroom_core::{Error, Result};
+use redis::{
+    Cmd, ConnectionAddr, ConnectionInfo, FromRedisValue, ProtocolVersion, RedisResult, Value,
+};
+use strongroom_core::Result;
+use strongroom_core::config::ProviderConfig;
+use zeroize::Zeroizing;
 
-use crate::config::ConnSettings;
+use crate::config::RedisConfig;
 use crate::error::{cache_error, timed};
 
 /// How many keys one SCAN step asks for.
 const SCAN_COUNT: usize = 1000;
+
+/// Where Redis is: one server, or the seed nodes of a cluster.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    Single(Box<ConnectionInfo>),
+    Cluster(Vec<ConnectionInfo>),
+}
+
+/// Connection settings shared by single-server and cluster mode.
+pub(crate) struct ConnSettings {
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Zeroizing<String>>,
+    pub(crate) ca_pem: Option<Vec<u8>>,
+    pub(crate) timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnSettings")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "[set]"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
 
 #[derive(Clone)]
 pub(crate) enum Conn {
@@ -32,7 +63,7 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-fn with_credentials(mut info: ConnectionInfo, s: &ConnSettings) -> ConnectionInfo {
+fn with_credentials(mut info: ConnectionInfo, s: &ConnSettings, resp3: bool) -> ConnectionInfo {
     let mut redis = info.redis_settings().clone();
     if let Some(u) = &s.username {
         redis = redis.set_username(u);
@@ -40,76 +71,110 @@ fn with_credentials(mut info: ConnectionInfo, s: &ConnSettings) -> ConnectionInf
     if let Some(p) = &s.password {
         redis = redis.set_password(p.as_str());
     }
+    if resp3 {
+        redis = redis.set_protocol(ProtocolVersion::RESP3);
+    }
     info = info.set_redis_settings(redis);
     info
 }
 
-impl Conn {
-    pub(crate) fn single(info: ConnectionInfo, s: &ConnSettings) -> Result<Conn> {
-        let tls = wants_tls(&info);
-        if tls {
-            install_crypto_provider();
-        }
-        let info = with_credentials(info, s);
-        let client = match (&s.ca_pem, tls) {
-            (Some(pem), true) => redis::Client::build_with_tls(
-                info,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            ),
-            _ => redis::Client::open(info),
-        }
-        .map_err(|e| Error::config("STRONGROOM_REDIS_URL", cache_error("open", e)))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(s.timeout))
-            .set_response_timeout(Some(s.timeout))
-            // Few, quick reconnect attempts: a dead Redis must cost little, and every later
-            // call starts a new attempt anyway.
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| Error::config("STRONGROOM_REDIS_URL", cache_error("connect", e)))?;
-        Ok(Conn::Single(manager))
+/// A client for one server (RESP3 for the subscription connection).
+pub(crate) fn client(
+    info: &ConnectionInfo,
+    s: &ConnSettings,
+    resp3: bool,
+) -> RedisResult<redis::Client> {
+    let tls = wants_tls(info);
+    if tls {
+        install_crypto_provider();
     }
-
-    pub(crate) fn cluster(infos: Vec<ConnectionInfo>, s: &ConnSettings) -> Result<Conn> {
-        if infos.iter().any(wants_tls) {
-            install_crypto_provider();
-        }
-        let mut b = redis::cluster::ClusterClientBuilder::new(infos)
-            .connection_timeout(s.timeout)
-            .response_timeout(s.timeout)
-            .retries(1)
-            .min_retry_wait(10)
-            .max_retry_wait(200);
-        if let Some(u) = &s.username {
-            b = b.username(u);
-        }
-        if let Some(p) = &s.password {
-            b = b.password(p.as_str());
-        }
-        if let Some(pem) = &s.ca_pem {
-            b = b.certs(redis::TlsCertificates {
+    let info = with_credentials(info.clone(), s, resp3);
+    match (&s.ca_pem, tls) {
+        (Some(pem), true) => redis::Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
                 client_tls: None,
                 root_cert: Some(pem.clone()),
-            });
+            },
+        ),
+        _ => redis::Client::open(info),
+    }
+}
+
+/// A cluster client builder with the settings applied (RESP3 for the subscription).
+pub(crate) fn cluster_builder(
+    infos: &[ConnectionInfo],
+    s: &ConnSettings,
+    resp3: bool,
+) -> redis::cluster::ClusterClientBuilder {
+    if infos.iter().any(wants_tls) {
+        install_crypto_provider();
+    }
+    let mut b = redis::cluster::ClusterClientBuilder::new(infos.to_vec())
+        .connection_timeout(s.timeout)
+        .response_timeout(s.timeout)
+        .retries(1)
+        .min_retry_wait(10)
+        .max_retry_wait(200);
+    if let Some(u) = &s.username {
+        b = b.username(u);
+    }
+    if let Some(p) = &s.password {
+        b = b.password(p.as_str());
+    }
+    if let Some(pem) = &s.ca_pem {
+        b = b.certs(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.clone()),
+        });
+    }
+    if resp3 {
+        b = b.use_protocol(ProtocolVersion::RESP3);
+    }
+    b
+}
+
+impl Conn {
+    pub(crate) fn open(target: &Target, s: &ConnSettings) -> Result<Conn> {
+        match target {
+            Target::Single(info) => {
+                let client = client(info, s, false)
+                    .map_err(|e| RedisConfig::field_error("url", cache_error("open", e)))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(s.timeout))
+                    .set_response_timeout(Some(s.timeout))
+                    // Few, quick reconnect attempts: a dead Redis must cost little, and every
+                    // later call starts a new attempt anyway.
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(20))
+                    .set_max_delay(Duration::from_millis(500));
+                let manager = ConnectionManager::new_lazy_with_config(client, config)
+                    .map_err(|e| RedisConfig::field_error("url", cache_error("connect", e)))?;
+                Ok(Conn::Single(manager))
+            }
+            Target::Cluster(infos) => {
+                let client = cluster_builder(infos, s, false).build().map_err(|e| {
+                    RedisConfig::field_error("cluster_urls", cache_error("open", e))
+                })?;
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(s.timeout)
+                    .set_response_timeout(s.timeout);
+                Ok(Conn::Cluster(
+                    client.get_pending_async_connection_with_config(config),
+                ))
+            }
         }
-        let client = b
-            .build()
-            .map_err(|e| Error::config("STRONGROOM_REDIS_CLUSTER_URLS", cache_error("open", e)))?;
-        let config = ClusterConfig::new()
-            .set_connection_timeout(s.timeout)
-            .set_response_timeout(s.timeout);
-        Ok(Conn::Cluster(
-            client.get_pending_async_connection_with_config(config),
-        ))
     }
 
-    pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Conn::Cluster(_))
+    /// Runs one script invocation.
+    pub(crate) async fn script<T: FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        match self {
+            Conn::Single(m) => inv.invoke_async(&mut m.clone()).await,
+            Conn::Cluster(c) => inv.invoke_async(&mut c.clone()).await,
+        }
     }
 
     /// Runs one command.

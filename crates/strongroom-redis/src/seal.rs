@@ -1,132 +1,55 @@
-//! The sealed envelope: AES-256-GCM over the whole cache entry, bound to its Redis key.
+//! The sealed envelope: the whole cache entry — and the scope, full name and variant it belongs
+//! to — under core's [`KeyRing`] (AES-256-GCM, HKDF-derived keys), bound to its Redis key.
 //!
-//! Layout (format 1):
+//! A Redis value is `[format = 2] || SealKey envelope` where the envelope is
+//! `key id (8) || nonce (12) || ciphertext || tag (16)`. The associated data is
+//! `"strongroom-redis/2" || format || redis key`, so an envelope copied to another key (another
+//! secret, variant, scope or prefix) does not open. Nothing about the entry is in clear: not
+//! its name, not its freshness.
 //!
-//! ```text
-//! [0]       format (1)
-//! [1]       key id (first byte of AES-256(key, 0^128), a key check value)
-//! [2..10]   fresh_until, Unix milliseconds, big endian (clear text, authenticated)
-//! [10..22]  96-bit random nonce
-//! [22..n-16] ciphertext of the encoded entry
-//! [n-16..n] GCM tag
-//! ```
-//!
-//! Associated data: `"strongroom-redis/1" || header[0..10] || redis key`, so an envelope copied
-//! to another key (or another prefix) does not open, and the clear-text header cannot be
-//! changed. The plaintext is built in one pre-sized `Zeroizing` buffer and encrypted in place.
+//! The nonce (random per seal) doubles as the *fill id* of an entry: the lease script compares
+//! it with the one this process saw last, to tell a new fill from the entry it already had.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::aes::Aes256;
-use aes_gcm::aes::cipher::{BlockEncrypt, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
-use base64::Engine;
-use strongroom_core::{CacheEntry, Error, Result, Secret, SecretKind, SecretValue};
+use strongroom_core::seal::{KEY_ID_LEN, KeyRing};
+use strongroom_core::{
+    CacheEntry, CacheKey, CacheScope, ReadOptions, Secret, SecretKind, SecretName, SecretValue,
+};
 use zeroize::{Zeroize, Zeroizing};
 
-const FORMAT: u8 = 1;
-const AAD_LABEL: &[u8] = b"strongroom-redis/1";
-pub(crate) const HEADER_LEN: usize = 22;
-const TAG_LEN: usize = 16;
-/// Byte range of the clear-text `fresh_until` (for `GETRANGE`, inclusive end).
-pub(crate) const FRESH_RANGE: (isize, isize) = (2, 9);
+/// The first byte of every value this crate writes.
+pub(crate) const FORMAT: u8 = 2;
+const AAD_LABEL: &[u8] = b"strongroom-redis/2";
+/// Where the nonce sits in a Redis value (after the format byte and the key id).
+pub(crate) const NONCE_AT: usize = 1 + KEY_ID_LEN;
+/// Bytes of the nonce.
+pub(crate) const NONCE_LEN: usize = 12;
 
-/// A 256-bit AES-GCM key for sealing cache entries. Wiped on drop; `Debug` shows only its id.
-///
-/// ```
-/// use strongroom_redis::EncryptionKey;
-/// let key = EncryptionKey::generate();
-/// let same = EncryptionKey::from_base64(&key.to_base64()).unwrap();
-/// assert_eq!(key.id(), same.id());
-/// assert!(!format!("{key:?}").contains(&*key.to_base64()));
-/// ```
-#[derive(Clone)]
-pub struct EncryptionKey(Zeroizing<[u8; 32]>);
-
-impl EncryptionKey {
-    /// A key from 32 raw bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        EncryptionKey(Zeroizing::new(bytes))
-    }
-
-    /// A key from base64 text (standard or URL-safe alphabet, padding optional) of 32 bytes.
-    /// The error never contains the text.
-    pub fn from_base64(text: &str) -> Result<Self> {
-        let text = text.trim();
-        let engines = [
-            &base64::engine::general_purpose::STANDARD,
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-            &base64::engine::general_purpose::URL_SAFE,
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ];
-        for engine in engines {
-            if let Ok(bytes) = engine.decode(text) {
-                let bytes = Zeroizing::new(bytes);
-                if bytes.len() != 32 {
-                    return Err(Error::config(
-                        "key",
-                        format!(
-                            "an AES-256 key is 32 bytes; this one decodes to {}",
-                            bytes.len()
-                        ),
-                    ));
-                }
-                let mut key = Zeroizing::new([0u8; 32]);
-                key.copy_from_slice(&bytes);
-                return Ok(EncryptionKey(key));
-            }
-        }
-        Err(Error::config(
-            "key",
-            "not valid base64 (expected 32 bytes, base64-encoded)",
-        ))
-    }
-
-    /// A fresh random key (from the operating system's CSPRNG via `rand`).
-    pub fn generate() -> Self {
-        let mut key = Zeroizing::new([0u8; 32]);
-        rand::fill(&mut key[..]);
-        EncryptionKey(key)
-    }
-
-    /// The key as standard base64 (what `STRONGROOM_REDIS_KEY` expects).
-    pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&self.0[..]))
-    }
-
-    /// The key id written into each envelope: the first byte of AES-256(key, zero block).
-    /// Two keys may share an id (1 in 256); opening then tries each of them.
-    pub fn id(&self) -> u8 {
-        let cipher = Aes256::new_from_slice(&self.0[..]).expect("32-byte key");
-        let mut block = aes_gcm::aes::Block::default();
-        cipher.encrypt_block(&mut block);
-        block[0]
-    }
+/// The fill id of a Redis value: its nonce (unique per seal). `None` for values too short to
+/// be ours.
+pub(crate) fn fill_id(value: &[u8]) -> Option<[u8; NONCE_LEN]> {
+    value.get(NONCE_AT..NONCE_AT + NONCE_LEN)?.try_into().ok()
 }
 
-impl fmt::Debug for EncryptionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EncryptionKey(id={:#04x}, [REDACTED])", self.id())
+/// An entry as it was sealed: what it belongs to, and the entry.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) scope: CacheScope,
+    pub(crate) name: SecretName,
+    pub(crate) opts: ReadOptions,
+    pub(crate) entry: CacheEntry,
+}
+
+impl Opened {
+    /// Whether this is the entry of `key` (the associated data already binds the envelope to
+    /// its Redis key; this also checks what was sealed inside).
+    pub(crate) fn is_for(&self, key: &CacheKey) -> bool {
+        self.scope == key.scope()
+            && self.name == *key.name()
+            && CacheKey::new(self.scope, &self.name, &self.opts) == *key
     }
-}
-
-impl From<[u8; 32]> for EncryptionKey {
-    fn from(bytes: [u8; 32]) -> Self {
-        EncryptionKey::from_bytes(bytes)
-    }
-}
-
-struct Sealer {
-    id: u8,
-    cipher: Aes256Gcm,
-}
-
-/// The current key (seals and opens) and the previous ones (open only).
-pub(crate) struct Keyring {
-    current: Sealer,
-    previous: Vec<Sealer>,
 }
 
 /// Why an envelope did not open (logged; never contains key or value material).
@@ -134,9 +57,8 @@ pub(crate) struct Keyring {
 pub(crate) enum OpenError {
     /// Too short or an unknown format byte.
     Malformed,
-    /// No configured key has the envelope's key id.
-    UnknownKey(u8),
-    /// The tag did not verify (wrong key, tampered, or copied from another key).
+    /// No configured key opened it (unknown key id, wrong key, tampered, or copied from
+    /// another Redis key).
     Authentication,
     /// Authenticated, but the plaintext did not decode.
     Encoding,
@@ -146,113 +68,47 @@ impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OpenError::Malformed => f.write_str("not a strongroom envelope"),
-            OpenError::UnknownKey(id) => write!(f, "sealed with an unknown key (id {id:#04x})"),
             OpenError::Authentication => f.write_str(
-                "did not authenticate (wrong key, tampered, or copied from another key)",
+                "did not authenticate (unknown or wrong key, tampered, or copied from another key)",
             ),
             OpenError::Encoding => f.write_str("authenticated but undecodable"),
         }
     }
 }
 
-impl Keyring {
-    pub(crate) fn new(current: &EncryptionKey, previous: &[EncryptionKey]) -> Self {
-        let sealer = |k: &EncryptionKey| Sealer {
-            id: k.id(),
-            cipher: Aes256Gcm::new_from_slice(&k.0[..]).expect("32-byte key"),
-        };
-        Keyring {
-            current: sealer(current),
-            previous: previous.iter().map(sealer).collect(),
-        }
-    }
-
-    /// Number of keys that can open envelopes.
-    pub(crate) fn len(&self) -> usize {
-        1 + self.previous.len()
-    }
-
-    /// Seals `entry` for the Redis key `redis_key`.
-    pub(crate) fn seal(&self, redis_key: &[u8], entry: &CacheEntry) -> Result<Vec<u8>> {
-        let body_len = encoded_len(entry);
-        let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body_len + TAG_LEN));
-        out.push(FORMAT);
-        out.push(self.current.id);
-        out.extend_from_slice(&unix_millis(entry.fresh_until).to_be_bytes());
-        let nonce: [u8; 12] = rand::random();
-        out.extend_from_slice(&nonce);
-        encode(entry, &mut out);
-        debug_assert_eq!(out.len(), HEADER_LEN + body_len);
-        let aad = aad(&out[..10], redis_key);
-        let (header, body) = out.split_at_mut(HEADER_LEN);
-        let tag = self
-            .current
-            .cipher
-            .encrypt_in_place_detached(Nonce::from_slice(&header[10..22]), &aad, body)
-            .map_err(|_| Error::new(strongroom_core::ErrorKind::Cache, "sealing failed"))?;
-        out.extend_from_slice(&tag);
-        // `out` now holds only ciphertext; hand it out without wiping.
-        Ok(std::mem::take(&mut *out))
-    }
-
-    /// Opens an envelope read from `redis_key`. Takes ownership so the plaintext is decrypted
-    /// in place and wiped afterwards.
-    pub(crate) fn open(
-        &self,
-        redis_key: &[u8],
-        envelope: Vec<u8>,
-    ) -> Result<CacheEntry, OpenError> {
-        let mut buf = Zeroizing::new(envelope);
-        if buf.len() < HEADER_LEN + TAG_LEN || buf[0] != FORMAT {
-            return Err(OpenError::Malformed);
-        }
-        let id = buf[1];
-        let aad = aad(&buf[..10], redis_key);
-        let split = buf.len() - TAG_LEN;
-        let tag = *Tag::from_slice(&buf[split..]);
-        let nonce = *Nonce::from_slice(&buf[10..22]);
-        let candidates = std::iter::once(&self.current)
-            .chain(&self.previous)
-            .filter(|s| s.id == id);
-        let mut tried = false;
-        for sealer in candidates {
-            tried = true;
-            let body = &mut buf[HEADER_LEN..split];
-            // A failed decrypt leaves the ciphertext untouched, so the next key can try.
-            if sealer
-                .cipher
-                .decrypt_in_place_detached(&nonce, &aad, body, &tag)
-                .is_ok()
-            {
-                return decode(&buf[HEADER_LEN..split]).ok_or(OpenError::Encoding);
-            }
-        }
-        Err(if tried {
-            OpenError::Authentication
-        } else {
-            OpenError::UnknownKey(id)
-        })
-    }
-}
-
-fn aad(header: &[u8], redis_key: &[u8]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(AAD_LABEL.len() + header.len() + redis_key.len());
+fn aad(redis_key: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(AAD_LABEL.len() + 1 + redis_key.len());
     aad.extend_from_slice(AAD_LABEL);
-    aad.extend_from_slice(header);
+    aad.push(FORMAT);
     aad.extend_from_slice(redis_key);
     aad
 }
 
-/// Reads the clear-text `fresh_until` from the 8 bytes `GETRANGE key 2 9` returns.
-pub(crate) fn fresh_until_from_range(bytes: &[u8]) -> Option<SystemTime> {
-    let arr: [u8; 8] = bytes.try_into().ok()?;
-    Some(UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(arr)))
+/// Seals `entry` of `key` for the Redis key `redis_key`.
+pub(crate) fn seal(
+    ring: &KeyRing,
+    redis_key: &[u8],
+    key: &CacheKey,
+    entry: &CacheEntry,
+) -> Vec<u8> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(encoded_len(key, entry)));
+    encode(key, entry, &mut plain);
+    let sealed = ring.seal(&aad(redis_key), &plain);
+    let mut out = Vec::with_capacity(1 + sealed.len());
+    out.push(FORMAT);
+    out.extend_from_slice(&sealed);
+    out
 }
 
-fn unix_millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+/// Opens a value read from `redis_key` with whichever ring key sealed it.
+pub(crate) fn open(ring: &KeyRing, redis_key: &[u8], value: &[u8]) -> Result<Opened, OpenError> {
+    let Some((&FORMAT, sealed)) = value.split_first() else {
+        return Err(OpenError::Malformed);
+    };
+    let plain = ring
+        .open(&aad(redis_key), sealed)
+        .map_err(|_| OpenError::Authentication)?;
+    decode(&plain).ok_or(OpenError::Encoding)
 }
 
 // ---- plaintext encoding -------------------------------------------------------------------
@@ -260,9 +116,10 @@ fn unix_millis(t: SystemTime) -> u64 {
 // str  = u32 BE length + bytes
 // opt  = 0 | 1 + item
 // time = 0 (after epoch) | 1 (before) + u64 secs + u32 nanos
-// body = opt str version, opt time created_at, opt time updated_at, opt time expires_at,
-//        str kind, opt str content_type, time fresh_until, u32 n + n × (str, str) tags,
-//        str value (last)
+// body = scope (16), str name, opt str version, opt str stage, opt str field,
+//        time stored_at, time fresh_until, time keep_until,
+//        opt str secret version, opt time created_at, opt time updated_at, opt time expires_at,
+//        str kind, opt str content_type, u32 n + n × (str, str) tags, str value (last)
 
 fn kind_label(kind: SecretKind) -> String {
     serde_json::to_value(kind)
@@ -285,15 +142,20 @@ fn opt_time_len(t: Option<SystemTime>) -> usize {
     1 + t.map_or(0, |_| TIME_LEN)
 }
 
-fn encoded_len(entry: &CacheEntry) -> usize {
+fn encoded_len(key: &CacheKey, entry: &CacheEntry) -> usize {
     let s = &entry.secret;
-    opt_str_len(s.version.as_deref())
+    let v = key.variant();
+    16 + str_len(key.name().as_str().as_bytes())
+        + opt_str_len(v.and_then(|v| v.version.as_deref()))
+        + opt_str_len(v.and_then(|v| v.stage.as_deref()))
+        + opt_str_len(v.and_then(|v| v.field.as_deref()))
+        + 3 * TIME_LEN
+        + opt_str_len(s.version.as_deref())
         + opt_time_len(s.created_at)
         + opt_time_len(s.updated_at)
         + opt_time_len(s.expires_at)
         + str_len(kind_label(s.kind).as_bytes())
         + opt_str_len(s.content_type.as_deref())
-        + TIME_LEN
         + 4
         + s.tags
             .iter()
@@ -337,7 +199,16 @@ fn put_opt_time(out: &mut Vec<u8>, t: Option<SystemTime>) {
     }
 }
 
-fn encode(entry: &CacheEntry, out: &mut Vec<u8>) {
+fn encode(key: &CacheKey, entry: &CacheEntry, out: &mut Vec<u8>) {
+    let v = key.variant();
+    out.extend_from_slice(key.scope().as_bytes());
+    put_str(out, key.name().as_str().as_bytes());
+    put_opt_str(out, v.and_then(|v| v.version.as_deref()));
+    put_opt_str(out, v.and_then(|v| v.stage.as_deref()));
+    put_opt_str(out, v.and_then(|v| v.field.as_deref()));
+    put_time(out, entry.stored_at);
+    put_time(out, entry.fresh_until);
+    put_time(out, entry.keep_until);
     let s = &entry.secret;
     put_opt_str(out, s.version.as_deref());
     put_opt_time(out, s.created_at);
@@ -345,7 +216,6 @@ fn encode(entry: &CacheEntry, out: &mut Vec<u8>) {
     put_opt_time(out, s.expires_at);
     put_str(out, kind_label(s.kind).as_bytes());
     put_opt_str(out, s.content_type.as_deref());
-    put_time(out, entry.fresh_until);
     out.extend_from_slice(&(s.tags.len() as u32).to_be_bytes());
     for (k, v) in &s.tags {
         put_str(out, k.as_bytes());
@@ -408,8 +278,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode(body: &[u8]) -> Option<CacheEntry> {
+fn decode(body: &[u8]) -> Option<Opened> {
     let mut r = Reader(body);
+    let scope_hex = r
+        .take(16)?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let scope = CacheScope::from_hex(&scope_hex)?;
+    let name = SecretName::new(r.string()?).ok()?;
+    let mut opts = ReadOptions::new();
+    opts.version = r.opt_string()?;
+    opts.stage = r.opt_string()?;
+    opts.field = r.opt_string()?;
+    let stored_at = r.time()?;
+    let fresh_until = r.time()?;
+    let keep_until = r.time()?;
     let version = r.opt_string()?;
     let created_at = r.opt_time()?;
     let updated_at = r.opt_time()?;
@@ -419,7 +303,6 @@ fn decode(body: &[u8]) -> Option<CacheEntry> {
         serde_json::from_value(serde_json::Value::String(kind_text.clone())).ok()?;
     kind_text.zeroize();
     let content_type = r.opt_string()?;
-    let fresh_until = r.time()?;
     let tag_count = r.u32()?;
     let mut secret = Secret::new(SecretValue::from_bytes(Vec::new()));
     for _ in 0..tag_count {
@@ -438,15 +321,32 @@ fn decode(body: &[u8]) -> Option<CacheEntry> {
     secret.expires_at = expires_at;
     secret.kind = kind;
     secret.content_type = content_type;
-    Some(CacheEntry {
-        secret,
-        fresh_until,
+    Some(Opened {
+        scope,
+        name,
+        opts,
+        entry: CacheEntry {
+            secret,
+            stored_at,
+            fresh_until,
+            keep_until,
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strongroom_core::Identity;
+    use strongroom_core::seal::SealKey;
+
+    fn key() -> CacheKey {
+        CacheKey::new(
+            CacheScope::of("vault|mount=secret", &Identity::of(&[b"role"])),
+            &SecretName::new("db/password").unwrap(),
+            &ReadOptions::new().field("user").version("3"),
+        )
+    }
 
     fn entry() -> CacheEntry {
         let now = SystemTime::now();
@@ -460,78 +360,61 @@ mod tests {
                 .with_content_type("application/json")
                 .with_tag("team", "payments")
                 .with_tag("env", "prod"),
+            stored_at: now,
             fresh_until: now + Duration::from_secs(60),
+            keep_until: now + Duration::from_secs(600),
         }
     }
 
     #[test]
-    fn round_trip_keeps_every_field() {
-        let key = EncryptionKey::generate();
-        let ring = Keyring::new(&key, &[]);
-        let e = entry();
-        let sealed = ring.seal(b"p:k", &e).unwrap();
+    fn round_trip_keeps_every_field_and_what_it_belongs_to() {
+        let ring = KeyRing::new(SealKey::generate());
+        let (k, e) = (key(), entry());
+        let sealed = seal(&ring, b"p:k", &k, &e);
         assert!(!sealed.windows(12).any(|w| w == b"s3cr3t-value"));
-        let opened = ring.open(b"p:k", sealed).unwrap();
-        assert_eq!(opened.secret, e.secret);
-        assert_eq!(opened.fresh_until, e.fresh_until);
+        assert!(!sealed.windows(11).any(|w| w == b"db/password"));
+        let opened = open(&ring, b"p:k", &sealed).unwrap();
+        assert!(opened.is_for(&k));
+        assert_eq!(opened.entry.secret, e.secret);
+        assert_eq!(opened.entry.stored_at, e.stored_at);
+        assert_eq!(opened.entry.fresh_until, e.fresh_until);
+        assert_eq!(opened.entry.keep_until, e.keep_until);
+        assert!(!opened.is_for(&k.plain()));
     }
 
     #[test]
-    fn other_key_tamper_and_wrong_key_fail() {
-        let key = EncryptionKey::generate();
-        let ring = Keyring::new(&key, &[]);
-        let sealed = ring.seal(b"p:k", &entry()).unwrap();
+    fn another_redis_key_tampering_and_other_keys_fail() {
+        let ring = KeyRing::new(SealKey::generate());
+        let sealed = seal(&ring, b"p:k", &key(), &entry());
         assert_eq!(
-            ring.open(b"p:other", sealed.clone()).unwrap_err(),
+            open(&ring, b"p:other", &sealed).unwrap_err(),
             OpenError::Authentication
         );
-        for i in [1usize, 3, 12, HEADER_LEN + 2, sealed.len() - 1] {
+        for i in [0usize, 1, 5, NONCE_AT + 2, 30, sealed.len() - 1] {
             let mut t = sealed.clone();
             t[i] ^= 0x01;
             assert!(
-                ring.open(b"p:k", t).is_err(),
+                open(&ring, b"p:k", &t).is_err(),
                 "flipping byte {i} must not open"
             );
         }
-        let other = Keyring::new(&EncryptionKey::generate(), &[]);
-        assert!(other.open(b"p:k", sealed.clone()).is_err());
+        let other = KeyRing::new(SealKey::generate());
+        assert!(open(&other, b"p:k", &sealed).is_err());
+        assert_eq!(open(&ring, b"p:k", &[]).unwrap_err(), OpenError::Malformed);
+        assert!(open(&ring, b"p:k", &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn previous_keys_open_and_fill_ids_differ_per_seal() {
+        let old = SealKey::generate();
+        let sealed = seal(&KeyRing::new(old.clone()), b"k", &key(), &entry());
+        let rotated = KeyRing::new(SealKey::generate()).with_previous(old);
+        assert!(open(&rotated, b"k", &sealed).is_ok());
+        let again = seal(&rotated, b"k", &key(), &entry());
+        assert_ne!(fill_id(&sealed), fill_id(&again));
         assert_eq!(
-            ring.open(b"p:k", sealed[..10].to_vec()).unwrap_err(),
-            OpenError::Malformed
+            fill_id(&sealed).unwrap(),
+            sealed[NONCE_AT..NONCE_AT + NONCE_LEN]
         );
-    }
-
-    #[test]
-    fn previous_keys_open() {
-        let old = EncryptionKey::generate();
-        let new = EncryptionKey::generate();
-        let sealed = Keyring::new(&old, &[]).seal(b"k", &entry()).unwrap();
-        let rotated = Keyring::new(&new, std::slice::from_ref(&old));
-        assert!(rotated.open(b"k", sealed).is_ok());
-    }
-
-    #[test]
-    fn base64_keys() {
-        assert!(EncryptionKey::from_base64("not base64 !!").is_err());
-        let short = base64::engine::general_purpose::STANDARD.encode([1u8; 16]);
-        let err = EncryptionKey::from_base64(&short).unwrap_err();
-        assert!(!err.to_string().contains(&short));
-        let k = EncryptionKey::generate();
-        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&k.0[..]);
-        assert_eq!(EncryptionKey::from_base64(&url).unwrap().id(), k.id());
-    }
-
-    #[test]
-    fn fresh_until_is_readable_without_the_key() {
-        let key = EncryptionKey::generate();
-        let e = entry();
-        let sealed = Keyring::new(&key, &[]).seal(b"k", &e).unwrap();
-        let got = fresh_until_from_range(&sealed[2..10]).unwrap();
-        let want = e
-            .fresh_until
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
-        assert_eq!(got.duration_since(UNIX_EPOCH).unwrap().as_millis(), want);
     }
 }

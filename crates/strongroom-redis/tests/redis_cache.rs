@@ -1,45 +1,57 @@
 //! RedisCache against real Redis servers: the shared one on 127.0.0.1:6379 (or
 //! `STRONGROOM_REDIS_URL`, with a unique prefix per test) and `redis-server` processes these
-//! tests start themselves (restart, pause, cluster).
+//! tests start themselves (restart, pause, password, TLS, a 3-node cluster).
+//!
+//! Several caches in one test process stand for several processes of a fleet: each has its
+//! own connections, its own subscription and its own near cache. The fleet tests with real
+//! processes and real backends are in `tests/fleet.rs`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+use strongroom_core::seal::SealKey;
 use strongroom_core::{
-    CacheEntry, CacheKey, CachePolicy, ErrorKind, MemoryStore, ReadOptions, Secret, SecretCache,
-    SecretKind, SecretName, SecretStore, SecretStoreExt, WriteOptions,
+    CacheEntry, CacheKey, CachePolicy, CacheScope, Cached, ErrorKind, Fill, Identity, MemoryStore,
+    ReadOptions, Secret, SecretCache, SecretKind, SecretName, SecretStore, SecretStoreExt,
+    WriteOptions,
 };
-use strongroom_redis::{EncryptionKey, RedisCache, RedisCacheBuilder};
+use strongroom_redis::{FleetEvent, RedisCache, RedisCacheBuilder};
+use strongroom_testkit::proxy::{FaultProxy, ProxyMode};
 use strongroom_testkit::servers::redis::{RedisCluster, RedisServer, shared_url};
 use strongroom_testkit::servers::{free_port, wait_until};
-use strongroom_testkit::{CountingStore, conformance, logs, sentinel};
+use strongroom_testkit::{CountingStore, conformance, logs};
+use tokio::sync::broadcast;
 
 fn unique_prefix(label: &str) -> String {
     format!("srtest-{label}-{:08x}:", rand::random::<u32>())
 }
 
-async fn shared_cache(prefix: &str, key: &EncryptionKey) -> RedisCache {
-    RedisCacheBuilder::new(shared_url())
-        .with_key(key.clone())
-        .with_prefix(prefix)
-        .build()
-        .await
-        .expect("build")
-}
-
-fn ck(name: &str) -> CacheKey {
-    CacheKey::new("m", "memory", name, &ReadOptions::new())
-}
-
-fn entry(value: &str) -> CacheEntry {
-    CacheEntry {
-        secret: Secret::new(value),
-        fresh_until: SystemTime::now() + Duration::from_secs(60),
-    }
+fn scope() -> CacheScope {
+    CacheScope::of("memory", &Identity::anonymous())
 }
 
 fn name(s: &str) -> SecretName {
     SecretName::new(s).unwrap()
+}
+
+fn ck(n: &str) -> CacheKey {
+    CacheKey::new(scope(), &name(n), &ReadOptions::new())
+}
+
+fn entry(value: &str) -> CacheEntry {
+    let now = SystemTime::now();
+    CacheEntry {
+        secret: Secret::new(value),
+        stored_at: now,
+        fresh_until: now + Duration::from_secs(60),
+        keep_until: now + Duration::from_secs(60),
+    }
+}
+
+fn builder(url: &str, key: &SealKey, prefix: &str) -> RedisCacheBuilder {
+    RedisCacheBuilder::new(url)
+        .with_key(key.clone())
+        .with_prefix(prefix)
 }
 
 async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
@@ -50,12 +62,37 @@ async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
+/// Every key under `prefix` on a single server.
+async fn keys_under(url: &str, prefix: &str) -> Vec<Vec<u8>> {
+    let mut conn = raw(url).await;
+    let mut out = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        out.extend(batch);
+        if next == 0 {
+            return out;
+        }
+        cursor = next;
+    }
+}
+
+/// A string value (`None` for a missing key or another type, such as an index set).
 async fn raw_get(url: &str, key: &[u8]) -> Option<Vec<u8>> {
     redis::cmd("GET")
         .arg(key)
-        .query_async(&mut raw(url).await)
+        .query_async::<Option<Vec<u8>>>(&mut raw(url).await)
         .await
-        .unwrap()
+        .ok()
+        .flatten()
 }
 
 async fn raw_set(url: &str, key: &[u8], value: &[u8]) {
@@ -69,544 +106,533 @@ async fn raw_set(url: &str, key: &[u8], value: &[u8]) {
         .unwrap();
 }
 
+/// Waits for the first event that matches (the subscriber task emits them).
+async fn next_event(
+    rx: &mut broadcast::Receiver<FleetEvent>,
+    what: &str,
+    want: impl Fn(&FleetEvent) -> bool,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if want(&e) => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("event stream closed"),
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no {what} event");
+}
+
+async fn until_live(cache: &RedisCache) {
+    wait_until("the subscription", Duration::from_secs(30), || async {
+        cache.subscription_live()
+    })
+    .await;
+}
+
+/// One member of an in-process fleet: its own cache over a backend shared by all members
+/// (so the backend read count is the fleet's).
+struct Member {
+    cache: RedisCache,
+    store: Cached<CountingStore<Arc<MemoryStore>>>,
+}
+
+async fn member(
+    b: RedisCacheBuilder,
+    backend: &CountingStore<Arc<MemoryStore>>,
+    ttl: Duration,
+) -> Member {
+    let cache = b.build().await.expect("build");
+    let store = backend
+        .clone()
+        .with_cache(Arc::new(cache.clone()), CachePolicy::new("fleet").ttl(ttl));
+    Member { cache, store }
+}
+
+async fn value_of(store: &impl SecretStore, n: &str) -> String {
+    store
+        .read(&name(n), &ReadOptions::new())
+        .await
+        .expect("read")
+        .expect("present")
+        .value
+        .expose_str()
+        .unwrap()
+        .to_owned()
+}
+
+// ---- the SecretCache contract -------------------------------------------------------------
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_over_memory_store_with_redis_cache() {
-    let cache = shared_cache(&unique_prefix("conf"), &EncryptionKey::generate()).await;
+async fn conformance_with_near_and_lease_on_a_single_redis() {
+    let cache = builder(&shared_url(), &SealKey::generate(), &unique_prefix("conf"))
+        .with_near(true)
+        .build()
+        .await
+        .unwrap();
     let store = MemoryStore::new().with_cache(
         Arc::new(cache.clone()),
         CachePolicy::new("conformance-redis").ttl(Duration::from_secs(30)),
     );
     conformance::run(Arc::new(store), conformance::Options::new()).await;
-    assert!(
-        !cache.entries().await.unwrap().is_empty(),
-        "the suite's reads went through Redis"
-    );
-    cache.clear().await.unwrap();
+    cache.clear(None).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_over_a_redis_cluster() {
+async fn conformance_on_a_redis_cluster() {
     let cluster = RedisCluster::start(3);
-    let cache = RedisCacheBuilder::new("redis://unused")
+    let cache = RedisCacheBuilder::default()
         .with_cluster(cluster.urls())
-        .with_key(EncryptionKey::generate())
-        .with_prefix(unique_prefix("cluster-conf"))
+        .with_key(SealKey::generate())
+        .with_near(true)
+        .with_timeout(Duration::from_secs(2))
         .build()
         .await
         .unwrap();
     assert!(cache.is_cluster());
-    let store = MemoryStore::new().with_cache(Arc::new(cache.clone()), CachePolicy::new("c"));
+    let store = MemoryStore::new().with_cache(
+        Arc::new(cache.clone()),
+        CachePolicy::new("conformance-cluster").ttl(Duration::from_secs(30)),
+    );
     conformance::run(Arc::new(store), conformance::Options::new()).await;
-    assert!(!cache.entries().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_spreads_keys_and_scan_clear_reach_every_node() {
-    let cluster = RedisCluster::start(3);
-    let prefix = unique_prefix("cluster");
-    let cache = RedisCacheBuilder::new("redis://unused")
-        .with_cluster(cluster.urls())
-        .with_key(EncryptionKey::generate())
-        .with_prefix(&prefix)
+async fn redis_holds_only_digests_and_sealed_bytes_and_entries_reads_names_inside() {
+    let url = shared_url();
+    let prefix = unique_prefix("names");
+    let cache = builder(&url, &SealKey::generate(), &prefix)
         .build()
         .await
         .unwrap();
-    let values: Vec<String> = (0..60).map(|_| sentinel("cl")).collect();
-    for (i, v) in values.iter().enumerate() {
-        cache
-            .set(&ck(&format!("s{i}")), entry(v), Duration::from_secs(60))
-            .await
-            .unwrap();
-    }
-    for (i, v) in values.iter().enumerate() {
-        let got = cache
-            .get(&ck(&format!("s{i}")))
-            .await
-            .unwrap()
-            .expect("hit");
-        assert_eq!(got.secret.value.expose_str().unwrap(), v);
-    }
-    // The keys really are spread over the nodes.
-    let mut nodes_with_keys = 0;
-    for node in cluster.nodes() {
-        let n: usize = node.command(&["DBSIZE"]).unwrap().parse().unwrap();
-        if n > 0 {
-            nodes_with_keys += 1;
-        }
-    }
-    assert!(
-        nodes_with_keys >= 2,
-        "60 keys should land on more than one node"
-    );
-    assert_eq!(cache.entries().await.unwrap().len(), 60);
-    cache
-        .delete_prefix(&CacheKey::secret_prefix("m", "s7"))
-        .await
-        .unwrap();
-    assert!(cache.get(&ck("s7")).await.unwrap().is_none());
-    assert!(
-        cache.get(&ck("s17")).await.unwrap().is_some(),
-        "s17 is not under s7\\x1f"
-    );
-    assert_eq!(cache.entries().await.unwrap().len(), 59);
-    cache.clear().await.unwrap();
-    assert!(cache.entries().await.unwrap().is_empty());
-    for node in cluster.nodes() {
-        assert_eq!(node.command(&["DBSIZE"]).unwrap(), "0");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_entry_round_trips_sealed() {
-    let prefix = unique_prefix("meta");
-    let cache = shared_cache(&prefix, &EncryptionKey::generate()).await;
-    let value = sentinel("meta");
     let now = SystemTime::now();
     let e = CacheEntry {
-        secret: Secret::new(value.as_str())
-            .with_version("42")
-            .with_created_at(now - Duration::from_secs(10))
-            .with_updated_at(now)
-            .with_expires_at(now + Duration::from_secs(600))
-            .with_kind(SecretKind::Rotated)
-            .with_content_type("text/plain")
-            .with_tag("owner", "team-a"),
-        fresh_until: now + Duration::from_secs(30),
+        secret: Secret::new("s3cr3t-value-x")
+            .with_version("7")
+            .with_expires_at(now + Duration::from_secs(3600))
+            .with_kind(SecretKind::Dynamic)
+            .with_content_type("application/json")
+            .with_tag("team", "payments"),
+        stored_at: now,
+        fresh_until: now + Duration::from_secs(60),
+        keep_until: now + Duration::from_secs(90),
     };
-    let key = CacheKey::new("m", "addr", "db/pass", &ReadOptions::new().field("user"));
-    cache
-        .set(&key, e.clone(), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let got = cache.get(&key).await.unwrap().expect("hit");
-    assert_eq!(got.secret, e.secret);
-    assert_eq!(got.fresh_until, e.fresh_until);
-    // What Redis holds is ciphertext: neither the value nor the metadata are readable.
-    let stored = raw_get(&shared_url(), &cache.redis_key(&key))
-        .await
-        .expect("stored");
-    for needle in [value.as_bytes(), b"team-a", b"text/plain", b"42\x00"] {
-        assert!(
-            !stored.windows(needle.len()).any(|w| w == needle),
-            "plaintext in Redis"
-        );
-    }
-    cache.clear().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ttl_is_redis_expiry() {
-    let cache = shared_cache(&unique_prefix("ttl"), &EncryptionKey::generate()).await;
-    cache
-        .set(&ck("short"), entry("v"), Duration::from_millis(300))
-        .await
-        .unwrap();
-    cache
-        .set(&ck("long"), entry("v"), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let pttl: i64 = redis::cmd("PTTL")
-        .arg(cache.redis_key(&ck("short")))
-        .query_async(&mut raw(&shared_url()).await)
-        .await
-        .unwrap();
-    assert!(pttl > 0 && pttl <= 300, "PX set from the ttl, got {pttl}");
-    assert!(cache.get(&ck("short")).await.unwrap().is_some());
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    assert!(
-        cache.get(&ck("short")).await.unwrap().is_none(),
-        "expired by Redis"
+    let field = CacheKey::new(
+        scope(),
+        &name("billing/db-password"),
+        &ReadOptions::new().field("user"),
     );
-    assert!(cache.get(&ck("long")).await.unwrap().is_some());
-    // A zero TTL stores nothing (and drops what was there).
-    cache
-        .set(&ck("long"), entry("v"), Duration::ZERO)
-        .await
-        .unwrap();
-    assert!(cache.get(&ck("long")).await.unwrap().is_none());
-    cache.clear().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entries_list_names_and_freshness_never_values() {
-    let cache = shared_cache(&unique_prefix("entries"), &EncryptionKey::generate()).await;
-    let values: Vec<String> = (0..3).map(|_| sentinel("entry")).collect();
-    let fresh = SystemTime::now() + Duration::from_secs(45);
-    for (i, v) in values.iter().enumerate() {
-        let e = CacheEntry {
-            secret: Secret::new(v.as_str()),
-            fresh_until: fresh,
-        };
-        cache
-            .set(&ck(&format!("app/key-{i}")), e, Duration::from_secs(120))
-            .await
-            .unwrap();
-    }
-    let entries = cache.entries().await.unwrap();
-    assert_eq!(entries.len(), 3);
-    assert_eq!(entries[0].manager, "m");
-    assert_eq!(entries[0].name, "app/key-0");
-    assert_eq!(entries[0].display, "m/app/key-0");
-    let skew = entries[0]
-        .fresh_until
-        .duration_since(fresh)
-        .unwrap_or_else(|e| e.duration());
-    assert!(
-        skew < Duration::from_millis(1),
-        "fresh_until comes from the entry"
-    );
-    let shown = format!("{entries:?} {}", serde_json::to_string(&entries).unwrap());
-    for v in &values {
-        assert!(
-            !shown.contains(v.as_str()),
-            "entries() must never contain a value"
-        );
-    }
-    cache.clear().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clear_and_delete_prefix_stay_inside_the_prefix() {
-    let key = EncryptionKey::generate();
-    // A prefix full of glob characters must match literally: clearing "app*[1]:" must not
-    // touch "app-x[1]:" or "appZ1:".
-    let tag = format!("{:08x}", rand::random::<u32>());
-    let globby = shared_cache(&format!("srtest-{tag}-app*[1]?:"), &key).await;
-    let other = shared_cache(&format!("srtest-{tag}-app-x[1]z:"), &key).await;
-    let third = shared_cache(&format!("srtest-{tag}-appZ1z:"), &key).await;
-    for c in [&globby, &other, &third] {
-        c.set(&ck("a*"), entry("1"), Duration::from_secs(60))
-            .await
-            .unwrap();
-        c.set(&ck("ab"), entry("2"), Duration::from_secs(60))
-            .await
-            .unwrap();
-        c.set(&ck("a?"), entry("3"), Duration::from_secs(60))
-            .await
-            .unwrap();
-    }
-    // delete_prefix of the secret "a*" drops only it, not "ab" or "a?".
-    globby
-        .delete_prefix(&CacheKey::secret_prefix("m", "a*"))
-        .await
-        .unwrap();
-    assert!(globby.get(&ck("a*")).await.unwrap().is_none());
-    assert!(globby.get(&ck("ab")).await.unwrap().is_some());
-    assert!(globby.get(&ck("a?")).await.unwrap().is_some());
-    globby.clear().await.unwrap();
-    assert!(globby.entries().await.unwrap().is_empty());
-    for c in [&other, &third] {
-        assert_eq!(
-            c.entries().await.unwrap().len(),
-            3,
-            "{c:?} untouched by another prefix's clear()"
-        );
-        assert!(c.get(&ck("a*")).await.unwrap().is_some());
-    }
-    // The shared server's other keys are untouched too (no FLUSHDB): a key outside any prefix.
-    let outside = format!("srtest-{tag}-outside").into_bytes();
-    raw_set(&shared_url(), &outside, b"x").await;
-    other.clear().await.unwrap();
-    third.clear().await.unwrap();
-    assert!(raw_get(&shared_url(), &outside).await.is_some());
-    let _: i64 = redis::cmd("DEL")
-        .arg(&outside)
-        .query_async(&mut raw(&shared_url()).await)
-        .await
-        .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tampered_entries_are_misses_with_a_warning() {
-    logs::install();
-    let key = EncryptionKey::generate();
-    let cache = shared_cache(&unique_prefix("tamper"), &key).await;
-    let v = sentinel("tamper");
-    cache
-        .set(&ck("t"), entry(&v), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let rk = cache.redis_key(&ck("t"));
-    let sealed = raw_get(&shared_url(), &rk).await.unwrap();
-    for i in [1, 5, 15, 30, sealed.len() - 1] {
-        let mut bad = sealed.clone();
-        bad[i] ^= 0x20;
-        raw_set(&shared_url(), &rk, &bad).await;
-        assert!(
-            cache.get(&ck("t")).await.unwrap().is_none(),
-            "byte {i} flipped: a miss"
-        );
-    }
-    raw_set(&shared_url(), &rk, b"not an envelope").await;
-    assert!(cache.get(&ck("t")).await.unwrap().is_none());
-    raw_set(&shared_url(), &rk, &sealed).await;
-    assert!(
-        cache.get(&ck("t")).await.unwrap().is_some(),
-        "the untouched envelope opens"
-    );
-    assert!(
-        logs::captured().contains("did not open"),
-        "a warning is logged"
-    );
-    logs::assert_absent(&[&v, &key.to_base64()]);
-    cache.clear().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_value_copied_to_another_key_does_not_open() {
-    let cache = shared_cache(&unique_prefix("copy"), &EncryptionKey::generate()).await;
     cache
         .set(
-            &ck("admin/token"),
-            entry("admin-secret"),
-            Duration::from_secs(60),
+            &ck("billing/db-password"),
+            e.clone(),
+            Duration::from_secs(90),
         )
         .await
         .unwrap();
     cache
-        .set(&ck("guest/token"), entry("guest"), Duration::from_secs(60))
+        .set(&field, entry("u"), Duration::from_secs(90))
         .await
         .unwrap();
-    let admin = raw_get(&shared_url(), &cache.redis_key(&ck("admin/token")))
-        .await
-        .unwrap();
-    raw_set(&shared_url(), &cache.redis_key(&ck("guest/token")), &admin).await;
-    assert!(cache.get(&ck("guest/token")).await.unwrap().is_none());
-    let got = cache.get(&ck("admin/token")).await.unwrap().unwrap();
-    assert_eq!(got.secret.value.expose_str().unwrap(), "admin-secret");
-    // Nor under the same name in another application's prefix.
-    let other = shared_cache(&unique_prefix("copy-other"), &EncryptionKey::generate()).await;
-    raw_set(&shared_url(), &other.redis_key(&ck("admin/token")), &admin).await;
-    assert!(other.get(&ck("admin/token")).await.unwrap().is_none());
-    cache.clear().await.unwrap();
-    other.clear().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_key_is_a_miss_and_rotation_keeps_old_entries_readable() {
-    let prefix = unique_prefix("rotate");
-    let old = EncryptionKey::generate();
-    let new = EncryptionKey::generate();
-    let before = shared_cache(&prefix, &old).await;
-    before
-        .set(&ck("a"), entry("old-a"), Duration::from_secs(60))
-        .await
-        .unwrap();
-
-    // A process with an unrelated key sees a miss, not garbage and not an error.
-    let stranger = shared_cache(&prefix, &EncryptionKey::generate()).await;
-    assert!(stranger.get(&ck("a")).await.unwrap().is_none());
-
-    // Rotation: the new key seals, the old one still opens.
-    let rotated = RedisCacheBuilder::new(shared_url())
-        .with_key(new.clone())
-        .with_previous_key(old.clone())
-        .with_prefix(&prefix)
-        .build()
-        .await
-        .unwrap();
-    let got = rotated
-        .get(&ck("a"))
+    let got = cache
+        .get(&ck("billing/db-password"))
         .await
         .unwrap()
-        .expect("old entry opens with the previous key");
-    assert_eq!(got.secret.value.expose_str().unwrap(), "old-a");
-    rotated
-        .set(&ck("b"), entry("new-b"), Duration::from_secs(60))
-        .await
-        .unwrap();
-    let sealed = raw_get(&shared_url(), &rotated.redis_key(&ck("b")))
-        .await
-        .unwrap();
-    assert_eq!(sealed[1], new.id(), "new entries carry the new key's id");
-    assert!(
-        before.get(&ck("b")).await.unwrap().is_none(),
-        "old-only processes miss new entries"
-    );
+        .expect("hit");
+    assert_eq!(got.secret, e.secret);
+    assert_eq!(got.fresh_until, e.fresh_until);
+    assert_eq!(got.keep_until, e.keep_until);
 
-    // After the rotation window the old key is dropped: its entries become misses.
-    let after = shared_cache(&prefix, &new).await;
-    assert!(after.get(&ck("a")).await.unwrap().is_none());
-    assert!(after.get(&ck("b")).await.unwrap().is_some());
-    after.clear().await.unwrap();
+    let keys = keys_under(&url, &prefix).await;
+    assert_eq!(
+        keys.len(),
+        3,
+        "two entries and the secret's index: {keys:?}"
+    );
+    for k in &keys {
+        let text = String::from_utf8_lossy(k);
+        assert!(
+            !text.contains("billing") && !text.contains("password") && !text.contains("user"),
+            "{text}"
+        );
+        let Some(v) = raw_get(&url, k).await else {
+            continue;
+        };
+        assert!(!v.windows(14).any(|w| w == b"s3cr3t-value-x"));
+        assert!(!v.windows(7).any(|w| w == b"billing"));
+        assert!(!v.windows(8).any(|w| w == b"payments"));
+    }
+    // The names come from inside the sealed entries.
+    let listed = cache.entries().await.unwrap();
+    let shown: Vec<&str> = listed.iter().map(|i| i.display.as_str()).collect();
+    assert_eq!(shown, ["billing/db-password", "billing/db-password#user"]);
+    assert_eq!(listed[0].scope, scope());
+    assert_eq!(listed[0].fresh_until, e.fresh_until);
+    cache.clear(None).await.unwrap();
+    assert!(keys_under(&url, &prefix).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_redis_costs_latency_not_availability_and_comes_back() {
-    let mut server = RedisServer::start();
-    let cache = RedisCacheBuilder::new(server.url())
-        .with_key(EncryptionKey::generate())
-        .with_prefix(unique_prefix("restart"))
-        .with_timeout(Duration::from_millis(250))
+async fn ttl_is_redis_expiry() {
+    let url = shared_url();
+    let prefix = unique_prefix("ttl");
+    let cache = builder(&url, &SealKey::generate(), &prefix)
         .build()
         .await
         .unwrap();
-    let backend = MemoryStore::new();
+    cache
+        .set(&ck("t"), entry("v"), Duration::from_millis(4_500))
+        .await
+        .unwrap();
+    let keys = keys_under(&url, &prefix).await;
+    let mut conn = raw(&url).await;
+    let mut ttls = Vec::new();
+    for k in &keys {
+        let ms: i64 = redis::cmd("PTTL")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        ttls.push(ms);
+    }
+    // The entry and its index expire with the entry; nothing is kept forever.
+    assert!(ttls.iter().all(|ms| *ms > 0 && *ms <= 4_500), "{ttls:?}");
+    cache.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidate_removes_exactly_one_secrets_keys_without_a_scan() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let cache = builder(&url, &SealKey::generate(), "inv:")
+        .build()
+        .await
+        .unwrap();
+    let db = name("db");
+    for opts in [
+        ReadOptions::new(),
+        ReadOptions::new().field("f"),
+        ReadOptions::new().version("2"),
+    ] {
+        cache
+            .set(
+                &CacheKey::new(scope(), &db, &opts),
+                entry("v"),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+    }
+    cache
+        .set(&ck("db2"), entry("other"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let other_scope = CacheKey::new(
+        CacheScope::of("elsewhere", &Identity::anonymous()),
+        &db,
+        &ReadOptions::new(),
+    );
+    cache
+        .set(&other_scope, entry("other scope"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    server.command(&["CONFIG", "RESETSTAT"]).unwrap();
+    let g = cache.generation(scope(), &db);
+    cache.invalidate(scope(), &db).await.unwrap();
+    assert!(
+        cache.generation(scope(), &db) > g,
+        "the in-process generation moved"
+    );
+    let stats = server.command(&["INFO", "commandstats"]).unwrap();
+    assert!(!stats.contains("cmdstat_scan"), "no SCAN: {stats}");
+    assert!(!stats.contains("cmdstat_keys"), "no KEYS: {stats}");
+    for opts in [
+        ReadOptions::new(),
+        ReadOptions::new().field("f"),
+        ReadOptions::new().version("2"),
+    ] {
+        assert!(
+            cache
+                .get(&CacheKey::new(scope(), &db, &opts))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(
+        cache.get(&ck("db2")).await.unwrap().is_some(),
+        "another secret stays"
+    );
+    assert!(
+        cache.get(&other_scope).await.unwrap().is_some(),
+        "another scope stays"
+    );
+    let listed = cache.entries().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    // clear(scope) takes only that scope; clear(None) the rest.
+    cache.clear(Some(scope())).await.unwrap();
+    assert!(cache.get(&ck("db2")).await.unwrap().is_none());
+    assert!(cache.get(&other_scope).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_stays_inside_the_prefix() {
+    let url = shared_url();
+    let key = SealKey::generate();
+    let (p1, p2) = (unique_prefix("c1"), unique_prefix("c2"));
+    let a = builder(&url, &key, &p1).build().await.unwrap();
+    let b = builder(&url, &key, &p2).build().await.unwrap();
+    a.set(&ck("x"), entry("a"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    b.set(&ck("x"), entry("b"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    a.clear(None).await.unwrap();
+    assert!(a.get(&ck("x")).await.unwrap().is_none());
+    assert!(
+        b.get(&ck("x")).await.unwrap().is_some(),
+        "another prefix is untouched"
+    );
+    // A prefix with glob characters matches literally.
+    let glob = format!("{}*?[x]\\:", unique_prefix("g"));
+    let g = builder(&url, &key, &glob).build().await.unwrap();
+    g.set(&ck("y"), entry("g"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    g.clear(None).await.unwrap();
+    assert!(b.get(&ck("x")).await.unwrap().is_some());
+    b.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_moved_or_foreign_entries_are_misses_with_a_warning() {
+    logs::install();
+    let url = shared_url();
+    let prefix = unique_prefix("tamper");
+    let key = SealKey::generate();
+    let cache = builder(&url, &key, &prefix).build().await.unwrap();
+    cache
+        .set(&ck("a"), entry("value-a"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    cache
+        .set(&ck("b"), entry("value-b"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let entry_keys: Vec<Vec<u8>> = keys_under(&url, &prefix)
+        .await
+        .into_iter()
+        .filter(|k| k.windows(3).any(|w| w == b"}:v"))
+        .collect();
+    assert_eq!(entry_keys.len(), 2);
+    // Copy b's envelope over a's key: bound to b's key, it does not open at a's.
+    let b_value = raw_get(&url, &entry_keys[1]).await.unwrap();
+    let a_value = raw_get(&url, &entry_keys[0]).await.unwrap();
+    raw_set(&url, &entry_keys[0], &b_value).await;
+    let (ga, gb) = (
+        cache.get(&ck("a")).await.unwrap(),
+        cache.get(&ck("b")).await.unwrap(),
+    );
+    assert!(
+        ga.is_none() || gb.is_none(),
+        "a moved envelope does not open"
+    );
+    // Flip a byte of the ciphertext.
+    let mut t = a_value.clone();
+    let last = t.len() - 1;
+    t[last] ^= 1;
+    raw_set(&url, &entry_keys[0], &t).await;
+    raw_set(&url, &entry_keys[1], &t).await;
+    assert!(cache.get(&ck("a")).await.unwrap().is_none());
+    assert!(cache.get(&ck("b")).await.unwrap().is_none());
+    // Garbage and another key's entries.
+    raw_set(&url, &entry_keys[0], b"not an envelope").await;
+    assert!(cache.get(&ck("a")).await.unwrap().is_none());
+    let stranger = builder(&url, &SealKey::generate(), &prefix)
+        .build()
+        .await
+        .unwrap();
+    cache
+        .set(&ck("c"), entry("value-c"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        stranger.get(&ck("c")).await.unwrap().is_none(),
+        "another key finds nothing"
+    );
+    assert!(logs::captured().contains("did not open"));
+    logs::assert_absent(&["value-a", "value-b", "value-c"]);
+    cache.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_reads_the_old_namespace_and_invalidates_both() {
+    let url = shared_url();
+    let prefix = unique_prefix("rot");
+    let (old, new) = (SealKey::generate(), SealKey::generate());
+    let before = builder(&url, &old, &prefix).build().await.unwrap();
+    before
+        .set(&ck("k"), entry("sealed-with-old"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    // Step 2 of a rotation: the new key is current, the old one previous.
+    let during = builder(&url, &new, &prefix)
+        .with_previous_key(old.clone())
+        .build()
+        .await
+        .unwrap();
+    let got = during
+        .get(&ck("k"))
+        .await
+        .unwrap()
+        .expect("found in the old key's namespace");
+    assert_eq!(got.secret.value.expose_str().unwrap(), "sealed-with-old");
+    during
+        .set(&ck("k2"), entry("sealed-with-new"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        before.get(&ck("k2")).await.unwrap().is_none(),
+        "old-only processes miss new entries"
+    );
+    // A write through a rotated process drops the entry in both namespaces.
+    during.invalidate(scope(), &name("k")).await.unwrap();
+    assert!(before.get(&ck("k")).await.unwrap().is_none());
+    during.clear(None).await.unwrap();
+}
+
+// ---- failures -------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_redis_costs_backend_reads_not_errors_and_serves_again() {
+    let mut server = RedisServer::start();
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
+    let counts = backend.counts();
     backend
         .write(&name("db/pass"), "pw-1".into(), &WriteOptions::new())
         .await
         .unwrap();
-    let counting = CountingStore::new(backend);
-    let counts = counting.counts();
-    let store = counting.with_cache(
-        Arc::new(cache.clone()),
-        CachePolicy::new("r").ttl(Duration::from_secs(60)),
-    );
-    let read = || async {
-        let s = store
-            .read(&name("db/pass"), &ReadOptions::new())
-            .await
-            .expect("read works");
-        s.expect("present").value.expose_str().unwrap().to_owned()
-    };
-    assert_eq!(read().await, "pw-1");
-    assert_eq!(read().await, "pw-1");
-    assert_eq!(counts.reads(), 1, "second read is a Redis hit");
-
+    let m = member(
+        builder(&server.url(), &SealKey::generate(), "restart:"),
+        &backend,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(value_of(&m.store, "db/pass").await, "pw-1");
+    assert_eq!(value_of(&m.store, "db/pass").await, "pw-1");
+    let reads = counts.reads();
     server.stop();
-    for i in 0..5 {
-        let started = Instant::now();
-        assert_eq!(read().await, "pw-1", "read {i} while Redis is down");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "bounded by the timeout"
+    for _ in 0..3 {
+        assert_eq!(
+            value_of(&m.store, "db/pass").await,
+            "pw-1",
+            "answered from the backend"
         );
     }
-    assert!(
-        counts.reads() >= 6,
-        "reads went to the backend while Redis was down"
-    );
-    let err = cache.get(&ck("x")).await.unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Cache, "{err}");
+    assert!(counts.reads() >= reads + 3);
     for e in [
-        cache
+        m.cache.get(&ck("x")).await.unwrap_err(),
+        m.cache
             .set(&ck("x"), entry("v"), Duration::from_secs(1))
             .await
             .unwrap_err(),
-        cache.delete(&ck("x")).await.unwrap_err(),
-        cache.clear().await.unwrap_err(),
-        cache.entries().await.map(|_| ()).unwrap_err(),
+        m.cache.invalidate(scope(), &name("x")).await.unwrap_err(),
+        m.cache.clear(None).await.unwrap_err(),
+        m.cache.entries().await.map(|_| ()).unwrap_err(),
     ] {
         assert_eq!(e.kind(), &ErrorKind::Cache, "{e}");
     }
-
+    assert!(
+        matches!(m.cache.begin_fill(&ck("x")).await, Fill::Alone),
+        "no coordination without Redis"
+    );
     server.start_again();
-    // Same RedisCache: it reconnects by itself.
     wait_until(
         "the cache to reconnect",
         Duration::from_secs(15),
-        || async { cache.ping().await.is_ok() },
+        || async { m.cache.ping().await.is_ok() },
     )
     .await;
-    let before = counts.reads();
-    assert_eq!(read().await, "pw-1"); // Redis came back empty: one backend read refills it
-    assert_eq!(read().await, "pw-1");
-    assert_eq!(read().await, "pw-1");
-    assert_eq!(
-        counts.reads(),
-        before + 1,
-        "the cache serves hits again after the restart"
-    );
-    assert_eq!(cache.entries().await.unwrap().len(), 1);
+    let reads = counts.reads();
+    for _ in 0..3 {
+        assert_eq!(value_of(&m.store, "db/pass").await, "pw-1");
+    }
+    assert_eq!(counts.reads(), reads + 1, "one refill, then hits");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_redis_is_cut_off_by_the_timeout() {
+async fn a_frozen_redis_is_cut_off_by_the_timeout() {
     let server = RedisServer::start();
-    let cache = RedisCacheBuilder::new(server.url())
-        .with_key(EncryptionKey::generate())
-        .with_prefix(unique_prefix("slow"))
-        .with_timeout(Duration::from_millis(200))
-        .build()
-        .await
-        .unwrap();
-    let backend = MemoryStore::new();
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
+    let counts = backend.counts();
     backend
         .write(&name("k"), "v1".into(), &WriteOptions::new())
         .await
         .unwrap();
-    let counting = CountingStore::new(backend);
-    let counts = counting.counts();
-    let store = counting.with_cache(Arc::new(cache.clone()), CachePolicy::new("s"));
-    assert!(
-        store
-            .read(&name("k"), &ReadOptions::new())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let m = member(
+        builder(&server.url(), &SealKey::generate(), "slow:")
+            .with_timeout(Duration::from_millis(200)),
+        &backend,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(value_of(&m.store, "k").await, "v1");
     server.pause();
-    let started = Instant::now();
-    let err = cache.get(&ck("k")).await.unwrap_err();
-    assert_eq!(err.kind(), &ErrorKind::Cache);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "cut off, not hung"
-    );
-    let got = store
-        .read(&name("k"), &ReadOptions::new())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(got.value.expose_str().unwrap(), "v1");
+    // A hang would fail the test (the guard is far above the 200 ms bound).
+    let got = tokio::time::timeout(Duration::from_secs(20), value_of(&m.store, "k")).await;
+    assert_eq!(got.expect("cut off, not hung"), "v1");
     assert_eq!(counts.reads(), 2, "the frozen Redis was skipped");
     server.resume();
     wait_until(
         "the cache to answer again",
         Duration::from_secs(15),
-        || async { cache.ping().await.is_ok() },
+        || async { m.cache.ping().await.is_ok() },
     )
     .await;
-    assert!(
-        store
-            .read(&name("k"), &ReadOptions::new())
-            .await
-            .unwrap()
-            .is_some()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_down_at_start_up_does_not_stop_the_application() {
-    let port = free_port();
-    let cache = RedisCacheBuilder::new(format!("redis://127.0.0.1:{port}"))
-        .with_key(EncryptionKey::generate())
-        .build()
-        .await
-        .expect("building does not need Redis to be up");
-    let backend = MemoryStore::new();
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
     backend
         .write(&name("k"), "v".into(), &WriteOptions::new())
         .await
         .unwrap();
-    let store = backend.with_cache(Arc::new(cache.clone()), CachePolicy::new("d"));
-    assert!(
-        store
-            .read(&name("k"), &ReadOptions::new())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let m = member(
+        builder(
+            &format!("redis://127.0.0.1:{}", free_port()),
+            &SealKey::generate(),
+            "down:",
+        )
+        .with_near(true),
+        &backend,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(value_of(&m.store, "k").await, "v");
     assert_eq!(
-        cache.get(&ck("k")).await.unwrap_err().kind(),
+        m.cache.get(&ck("k")).await.unwrap_err().kind(),
         &ErrorKind::Cache
     );
+    assert!(!m.cache.subscription_live());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_protected_redis() {
     let server = RedisServer::start_with(&["--requirepass", "pw-redis-test"]);
-    let wrong = RedisCacheBuilder::new(server.url())
-        .with_key(EncryptionKey::generate())
+    let wrong = builder(&server.url(), &SealKey::generate(), "pw:")
         .build()
         .await
         .unwrap();
     let err = wrong.get(&ck("k")).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Cache);
     assert!(!format!("{err} {err:?} {wrong:?}").contains("pw-redis-test"));
-    let url = format!("redis://:pw-redis-test@127.0.0.1:{}", server.port());
-    let cache = RedisCacheBuilder::new(url)
-        .with_key(EncryptionKey::generate())
+    let cache = builder(&server.url(), &SealKey::generate(), "pw:")
+        .with_password("pw-redis-test")
+        .with_near(true)
         .build()
         .await
         .unwrap();
@@ -616,22 +642,26 @@ async fn password_protected_redis() {
         .await
         .unwrap();
     assert!(cache.get(&ck("k")).await.unwrap().is_some());
-    let with_builder = RedisCacheBuilder::new(server.url())
-        .with_password("pw-redis-test")
-        .with_key(EncryptionKey::generate())
-        .build()
-        .await
-        .unwrap();
-    with_builder.ping().await.unwrap();
+    until_live(&cache).await; // the subscription authenticates too
+    // A password in the URL is refused before anything connects.
+    let e = builder(
+        &format!("redis://:pw-redis-test@127.0.0.1:{}", server.port()),
+        &SealKey::generate(),
+        "pw:",
+    )
+    .build()
+    .await
+    .unwrap_err();
+    assert!(!e.to_string().contains("pw-redis-test"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_with_a_private_ca() {
+async fn tls_with_a_private_ca_for_commands_and_the_subscription() {
     let server = RedisServer::start_tls();
-    let cache = RedisCacheBuilder::new(server.tls_url())
-        .with_key(EncryptionKey::generate())
+    let cache = builder(&server.tls_url(), &SealKey::generate(), "tls:")
         .with_ca_pem(server.ca_pem().as_bytes().to_vec())
         .with_timeout(Duration::from_secs(2))
+        .with_near(true)
         .build()
         .await
         .unwrap();
@@ -643,12 +673,12 @@ async fn tls_with_a_private_ca() {
     assert_eq!(got.secret.value.expose_str().unwrap(), "over-tls");
     assert_eq!(
         server.command(&["DBSIZE"]).unwrap(),
-        "1",
-        "stored in the TLS server"
+        "2",
+        "entry and index stored in the TLS server"
     );
+    until_live(&cache).await;
     // Without the CA the server's certificate is not trusted: a cache error, not a hang.
-    let untrusted = RedisCacheBuilder::new(server.tls_url())
-        .with_key(EncryptionKey::generate())
+    let untrusted = builder(&server.tls_url(), &SealKey::generate(), "tls:")
         .with_timeout(Duration::from_secs(2))
         .build()
         .await
@@ -657,4 +687,438 @@ async fn tls_with_a_private_ca() {
         untrusted.get(&ck("tls")).await.unwrap_err().kind(),
         &ErrorKind::Cache
     );
+}
+
+// ---- fleet: leases, generations, near cache ------------------------------------------------
+
+async fn single_flight_across_members(urls: Urls, label: &str) {
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()))
+        .with_read_delay(Duration::from_millis(200));
+    let counts = backend.counts();
+    backend
+        .write(&name("hot"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let key = SealKey::generate();
+    let prefix = unique_prefix(label);
+    let mut members = Vec::new();
+    for _ in 0..8 {
+        members.push(
+            member(
+                urls.builder(&key, &prefix),
+                &backend,
+                Duration::from_secs(60),
+            )
+            .await,
+        );
+    }
+    let reads = members
+        .iter()
+        .flat_map(|m| (0..10).map(move |_| value_of(&m.store, "hot")));
+    let got = futures_util::future::join_all(reads).await;
+    assert!(got.iter().all(|v| v == "v1"));
+    assert_eq!(counts.reads(), 1, "one backend read for the whole fleet");
+    let stats: Vec<_> = members.iter().map(|m| m.cache.fleet_stats()).collect();
+    assert_eq!(stats.iter().map(|s| s.leads).sum::<u64>(), 1, "{stats:?}");
+    assert_eq!(stats.iter().map(|s| s.alone).sum::<u64>(), 0, "{stats:?}");
+    members[0].cache.clear(None).await.unwrap();
+}
+
+enum Urls {
+    Single(String),
+    Cluster(Vec<String>),
+}
+
+impl Urls {
+    fn builder(&self, key: &SealKey, prefix: &str) -> RedisCacheBuilder {
+        match self {
+            Urls::Single(url) => builder(url, key, prefix),
+            Urls::Cluster(urls) => RedisCacheBuilder::default()
+                .with_cluster(urls.clone())
+                .with_key(key.clone())
+                .with_prefix(prefix)
+                .with_timeout(Duration::from_secs(1)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_of_caches_reads_a_cold_key_once_on_a_single_redis() {
+    single_flight_across_members(Urls::Single(shared_url()), "sf").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_of_caches_reads_a_cold_key_once_on_a_cluster() {
+    let cluster = RedisCluster::start(3);
+    single_flight_across_members(Urls::Cluster(cluster.urls()), "sfc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_lease_every_member_reads_the_backend() {
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()))
+        .with_read_delay(Duration::from_millis(100));
+    let counts = backend.counts();
+    backend
+        .write(&name("hot"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("nolease"));
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        members.push(
+            member(
+                builder(&shared_url(), &key, &prefix).with_lease(false),
+                &backend,
+                Duration::from_secs(60),
+            )
+            .await,
+        );
+    }
+    futures_util::future::join_all(members.iter().map(|m| value_of(&m.store, "hot"))).await;
+    assert_eq!(
+        counts.reads(),
+        4,
+        "one per process (single-flight stops at the process)"
+    );
+    members[0].cache.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_holder_is_replaced_when_its_lease_expires_and_waiters_past_the_bound_read_alone()
+{
+    let url = shared_url();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("lease"));
+    let holder = builder(&url, &key, &prefix)
+        .with_lease_ttl(Duration::from_millis(300))
+        .build()
+        .await
+        .unwrap();
+    assert!(matches!(holder.begin_fill(&ck("k")).await, Fill::Lead(_)));
+    // A waiter with a short bound gives up and reads alone.
+    let impatient = builder(&url, &key, &prefix)
+        .with_lease_wait(Duration::from_millis(100))
+        .build()
+        .await
+        .unwrap();
+    assert!(matches!(impatient.begin_fill(&ck("k")).await, Fill::Alone));
+    assert_eq!(impatient.fleet_stats().alone, 1);
+    // The holder goes away without ending its fill (its renewals stop): the next one takes
+    // over once the lease expires — well before its own wait bound.
+    drop(holder);
+    let next = builder(&url, &key, &prefix)
+        .with_lease_wait(Duration::from_secs(30))
+        .build()
+        .await
+        .unwrap();
+    let Fill::Lead(lease) = next.begin_fill(&ck("k")).await else {
+        panic!("the expired lease was not taken over");
+    };
+    assert_eq!(next.fleet_stats().waits, 1);
+    // It fills; a late waiter gets that entry (Ready) without a backend read.
+    next.set(&ck("k"), entry("filled"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    next.end_fill(&ck("k"), lease).await;
+    let late = builder(&url, &key, &prefix).build().await.unwrap();
+    match late.begin_fill(&ck("k")).await {
+        Fill::Ready(e) => assert_eq!(e.secret.value.expose_str().unwrap(), "filled"),
+        other => panic!("expected the fresh fill, got {other:?}"),
+    }
+    // An entry this process already saw (and judged stale) is not handed back as a fill.
+    let seen = late.get(&ck("k")).await.unwrap();
+    assert!(seen.is_some());
+    assert!(matches!(late.begin_fill(&ck("k")).await, Fill::Lead(_)));
+    late.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_started_before_a_write_does_not_store_its_old_answer() {
+    let url = shared_url();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("gen"));
+    let reader = builder(&url, &key, &prefix).build().await.unwrap();
+    let writer = builder(&url, &key, &prefix).build().await.unwrap();
+    let Fill::Lead(lease) = reader.begin_fill(&ck("k")).await else {
+        panic!("lead")
+    };
+    // Another process writes (and invalidates) while the reader is at the backend.
+    writer.invalidate(scope(), &name("k")).await.unwrap();
+    reader
+        .set(&ck("k"), entry("old answer"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    reader.end_fill(&ck("k"), lease).await;
+    assert_eq!(reader.fleet_stats().stale_stores_refused, 1);
+    assert!(
+        writer.get(&ck("k")).await.unwrap().is_none(),
+        "the old answer was not stored"
+    );
+    // Without a write in between, the store lands.
+    let Fill::Lead(lease) = reader.begin_fill(&ck("k")).await else {
+        panic!("lead")
+    };
+    reader
+        .set(&ck("k"), entry("new answer"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    reader.end_fill(&ck("k"), lease).await;
+    assert!(writer.get(&ck("k")).await.unwrap().is_some());
+    reader.clear(None).await.unwrap();
+}
+
+async fn write_in_one_member_is_seen_by_another(urls: Urls, label: &str) {
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
+    let counts = backend.counts();
+    backend
+        .write(&name("db"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let (key, prefix) = (SealKey::generate(), unique_prefix(label));
+    let a = member(
+        urls.builder(&key, &prefix).with_near(true),
+        &backend,
+        Duration::from_secs(300),
+    )
+    .await;
+    let b = member(
+        urls.builder(&key, &prefix).with_near(true),
+        &backend,
+        Duration::from_secs(300),
+    )
+    .await;
+    until_live(&a.cache).await;
+    until_live(&b.cache).await;
+    assert_eq!(value_of(&a.store, "db").await, "v1");
+    assert_eq!(value_of(&b.store, "db").await, "v1");
+    let hits = b.cache.fleet_stats().near_hits;
+    assert_eq!(value_of(&b.store, "db").await, "v1");
+    assert_eq!(
+        b.cache.fleet_stats().near_hits,
+        hits + 1,
+        "answered near, at memory speed"
+    );
+    assert_eq!(counts.reads(), 1);
+    let tag = b.cache.name_tag(b.store.scope(), &name("db"));
+    let mut events = b.cache.events();
+    a.store
+        .write(&name("db"), "v2".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    // Two invalidations per write (before and after the backend write): wait for the second.
+    for _ in 0..2 {
+        next_event(
+            &mut events,
+            "invalidation",
+            |e| matches!(e, FleetEvent::Invalidated { tag: t, .. } if *t == tag),
+        )
+        .await;
+    }
+    assert_eq!(value_of(&b.store, "db").await, "v2", "B sees A's write");
+    a.cache.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_in_one_process_drops_the_near_copies_of_another_on_a_single_redis() {
+    write_in_one_member_is_seen_by_another(Urls::Single(shared_url()), "near").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_in_one_process_drops_the_near_copies_of_another_on_a_cluster() {
+    let cluster = RedisCluster::start(3);
+    write_in_one_member_is_seen_by_another(Urls::Cluster(cluster.urls()), "nearc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_subscription_stops_near_answers_until_it_is_back() {
+    let server = RedisServer::start();
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
+    backend
+        .write(&name("db"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let key = SealKey::generate();
+    let b = member(
+        builder(&server.url(), &key, "cut:").with_near(true),
+        &backend,
+        Duration::from_secs(300),
+    )
+    .await;
+    until_live(&b.cache).await;
+    assert_eq!(value_of(&b.store, "db").await, "v1");
+    let hits = b.cache.fleet_stats().near_hits;
+    let mut events = b.cache.events();
+    // Cut the subscription (the server closes every pub/sub connection).
+    server
+        .command(&["CLIENT", "KILL", "TYPE", "pubsub"])
+        .unwrap();
+    next_event(&mut events, "subscription down", |e| {
+        *e == FleetEvent::SubscriptionDown
+    })
+    .await;
+    // Change the value behind the fleet's back (no message can reach B now).
+    backend
+        .write(&name("db"), "v2".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let raw_invalidated = builder(&server.url(), &key, "cut:").build().await.unwrap();
+    raw_invalidated
+        .invalidate(b.store.scope(), &name("db"))
+        .await
+        .unwrap();
+    // Whatever happened while it was down, B answers from Redis or the backend, not near.
+    assert_eq!(value_of(&b.store, "db").await, "v2");
+    next_event(&mut events, "subscription up", |e| {
+        *e == FleetEvent::SubscriptionUp
+    })
+    .await;
+    assert!(b.cache.fleet_stats().subscription_drops >= 1);
+    assert_eq!(value_of(&b.store, "db").await, "v2");
+    assert_eq!(value_of(&b.store, "db").await, "v2");
+    assert!(
+        b.cache.fleet_stats().near_hits > hits,
+        "near answers again once it is back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_stalled_subscription_is_detected_by_the_heartbeat() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr().parse().unwrap()).await;
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
+    backend
+        .write(&name("db"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let b = member(
+        builder(
+            &format!("redis://{}", proxy.addr()),
+            &SealKey::generate(),
+            "stall:",
+        )
+        .with_near(true)
+        .with_heartbeat(Duration::from_millis(200))
+        .with_timeout(Duration::from_millis(200)),
+        &backend,
+        Duration::from_secs(300),
+    )
+    .await;
+    until_live(&b.cache).await;
+    assert_eq!(value_of(&b.store, "db").await, "v1");
+    let mut events = b.cache.events();
+    // No reset, no FIN: the connection just stops answering.
+    proxy.set_mode(ProxyMode::Latency(Duration::from_secs(3600)));
+    next_event(&mut events, "subscription down", |e| {
+        *e == FleetEvent::SubscriptionDown
+    })
+    .await;
+    assert!(!b.cache.subscription_live());
+    proxy.set_mode(ProxyMode::Pass);
+    next_event(&mut events, "subscription up", |e| {
+        *e == FleetEvent::SubscriptionUp
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_redis_never_lets_a_near_copy_outlive_a_write() {
+    let mut server = RedisServer::start();
+    let backend = CountingStore::new(Arc::new(MemoryStore::new()));
+    backend
+        .write(&name("db"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let key = SealKey::generate();
+    let a = member(
+        builder(&server.url(), &key, "rs:").with_near(true),
+        &backend,
+        Duration::from_secs(300),
+    )
+    .await;
+    let b = member(
+        builder(&server.url(), &key, "rs:").with_near(true),
+        &backend,
+        Duration::from_secs(300),
+    )
+    .await;
+    until_live(&b.cache).await;
+    assert_eq!(value_of(&b.store, "db").await, "v1");
+    let mut events = b.cache.events();
+    server.stop();
+    next_event(&mut events, "subscription down", |e| {
+        *e == FleetEvent::SubscriptionDown
+    })
+    .await;
+    // A writes while Redis is down: its invalidation is lost.
+    a.store
+        .write(&name("db"), "v2".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        value_of(&b.store, "db").await,
+        "v2",
+        "no near copy while the subscription is down"
+    );
+    server.start_again();
+    next_event(&mut events, "subscription up", |e| {
+        *e == FleetEvent::SubscriptionUp
+    })
+    .await;
+    assert_eq!(
+        value_of(&b.store, "db").await,
+        "v2",
+        "nor after it came back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_is_done_once_per_fleet_and_the_others_take_its_value() {
+    let url = shared_url();
+    let backend =
+        CountingStore::new(Arc::new(MemoryStore::new())).with_read_delay(Duration::from_millis(50));
+    let counts = backend.counts();
+    backend
+        .write(&name("hot"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("ahead"));
+    let ttl = Duration::from_secs(2);
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        let cache = builder(&url, &key, &prefix)
+            .with_near(true)
+            .build()
+            .await
+            .unwrap();
+        until_live(&cache).await;
+        let store = backend.clone().with_cache(
+            Arc::new(cache.clone()),
+            CachePolicy::new("ahead").ttl(ttl).refresh_ahead(0.5),
+        );
+        members.push(Member { cache, store });
+    }
+    for m in &members {
+        assert_eq!(value_of(&m.store, "hot").await, "v1");
+    }
+    assert_eq!(counts.reads(), 1);
+    // The value changes in the backend; every member keeps reading through the refresh
+    // window until each has picked the new value up.
+    backend
+        .write(&name("hot"), "v2".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    for m in &members {
+        wait_until("the refreshed value", Duration::from_secs(20), || async {
+            value_of(&m.store, "hot").await == "v2"
+        })
+        .await;
+    }
+    // One refresh for the fleet (the first refresh window); a second period may have
+    // started meanwhile on a slow machine, never one per member.
+    let reads = counts.reads() - 1;
+    assert!(
+        (1..=2).contains(&reads),
+        "{reads} refresh reads for 4 members"
+    );
+    let leads: u64 = members.iter().map(|m| m.cache.fleet_stats().leads).sum();
+    assert_eq!(leads as usize, counts.reads());
+    members[0].cache.clear(None).await.unwrap();
 }
