@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use strongroom_core::{
-    CacheEntry, CacheKey, CachePolicy, MemoryStore, ReadOptions, Secret, SecretCache, SecretName,
-    SecretStore, SecretStoreExt, WriteOptions,
+    CacheEntry, CacheKey, CachePolicy, CacheScope, Identity, MemoryStore, ReadOptions, Secret,
+    SecretCache, SecretName, SecretStore, SecretStoreExt, WriteOptions,
 };
 use strongroom_redis::{EncryptionKey, RedisCacheBuilder};
 
@@ -27,10 +27,16 @@ pub async fn run(cfg: &Cfg) -> RowResult {
             .await
             .expect("RedisCache on the shared Redis"),
     );
-    let key = CacheKey::new("bench", "memory", "db/password", &ReadOptions::new());
+    let key = CacheKey::new(
+        CacheScope::of("memory", &Identity::anonymous()),
+        &SecretName::new("db/password").unwrap(),
+        &ReadOptions::new(),
+    );
     let entry = CacheEntry {
         secret: Secret::new(VALUE).with_version("3"),
+        stored_at: SystemTime::now(),
         fresh_until: SystemTime::now() + Duration::from_secs(600),
+        keep_until: SystemTime::now() + Duration::from_secs(600),
     };
     cache
         .set(&key, entry, Duration::from_secs(600))
@@ -107,7 +113,7 @@ pub async fn run(cfg: &Cfg) -> RowResult {
             all.extend(l);
         }
     }
-    cache.clear().await.expect("clear the bench prefix");
+    cache.clear(None).await.expect("clear the bench prefix");
 
     let (rh, rs) = (median(&r_hit), median(&r_stack));
     let mut r = RowResult::default();
