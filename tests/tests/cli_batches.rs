@@ -60,7 +60,9 @@ async fn conjur_placeholders_cost_one_batch_request() {
     let cli = Cli::new();
     cli.credential(fake.api_key());
     cli.write_config(&conjur_manager(&fake));
-    let values: Vec<String> = (0..3).map(|i| cli.secret(sentinel(&format!("v{i}")))).collect();
+    let values: Vec<String> = (0..3)
+        .map(|i| cli.secret(sentinel(&format!("v{i}"))))
+        .collect();
     for (i, v) in values.iter().enumerate() {
         fake.set_value(&format!("app/s{i}"), v.as_bytes());
     }
@@ -71,10 +73,17 @@ async fn conjur_placeholders_cost_one_batch_request() {
         .await
         .code(0)
         .value(
-            &format!("a={} b={} c={} a={}", values[0], values[1], values[2], values[0]),
+            &format!(
+                "a={} b={} c={} a={}",
+                values[0], values[1], values[2], values[0]
+            ),
             "render",
         );
-    assert_eq!(conjur_reads(&fake), (1, 0), "render: one batch, no single reads");
+    assert_eq!(
+        conjur_reads(&fake),
+        (1, 0),
+        "render: one batch, no single reads"
+    );
 
     // run: three --env values of one manager.
     fake.clear_requests();
@@ -98,7 +107,11 @@ async fn conjur_placeholders_cost_one_batch_request() {
     )
     .await
     .code(0);
-    assert_eq!(conjur_reads(&fake), (1, 0), "run: one batch, no single reads");
+    assert_eq!(
+        conjur_reads(&fake),
+        (1, 0),
+        "run: one batch, no single reads"
+    );
 
     // copy: one batch for the listed names.
     let path = cli.dir().join("copy.json");
@@ -113,11 +126,20 @@ async fn conjur_placeholders_cost_one_batch_request() {
     cli.write_config(&toml);
     fake.clear_requests();
     let out = cli
-        .run(&["copy", "--from", "conjur", "--to", "local", "app/", "--json"], None)
+        .run(
+            &[
+                "copy", "--from", "conjur", "--to", "local", "app/", "--json",
+            ],
+            None,
+        )
         .await;
     out.code(0);
     assert_eq!(out.json()["copied"], 3);
-    assert_eq!(conjur_reads(&fake), (1, 0), "copy: one batch, no single reads");
+    assert_eq!(
+        conjur_reads(&fake),
+        (1, 0),
+        "copy: one batch, no single reads"
+    );
     cli.run(&["get", "app/s2", "-m", "local"], None)
         .await
         .code(0)
@@ -131,11 +153,16 @@ async fn conjur_delete_is_not_supported_with_a_code_of_its_own() {
     cli.credential(fake.api_key());
     cli.write_config(&conjur_manager(&fake));
     fake.set_value("app/keep", b"kept");
-    let out = cli.run(&["delete", "app/keep", "-m", "conjur", "--json"], None).await;
+    let out = cli
+        .run(&["delete", "app/keep", "-m", "conjur", "--json"], None)
+        .await;
     out.code(5);
     let status = out.json();
     assert_eq!(status["status"], "not_supported", "{status}");
-    assert!(status["message"].is_string() && status["hint"].is_string(), "{status}");
+    assert!(
+        status["message"].is_string() && status["hint"].is_string(),
+        "{status}"
+    );
     cli.run(&["delete", "app/keep", "-m", "conjur"], None)
         .await
         .code(5)
@@ -163,7 +190,9 @@ async fn akeyless_placeholders_cost_one_batch_request() {
             toml_str(fake.access_key())
         ),
     ));
-    let values: Vec<String> = (0..3).map(|i| cli.secret(sentinel(&format!("a{i}")))).collect();
+    let values: Vec<String> = (0..3)
+        .map(|i| cli.secret(sentinel(&format!("a{i}"))))
+        .collect();
     for (i, v) in values.iter().enumerate() {
         fake.seed_static(&format!("/app/s{i}"), v);
     }
@@ -194,7 +223,12 @@ impl Recorder {
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, http.clone(), upstream.clone(), Arc::clone(&seen)));
+                tokio::spawn(serve(
+                    conn,
+                    http.clone(),
+                    upstream.clone(),
+                    Arc::clone(&seen),
+                ));
             }
         });
         Recorder { url, targets }
@@ -232,7 +266,10 @@ async fn serve(
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         let mut lines = head.split("\r\n");
         let mut first = lines.next().unwrap_or_default().split(' ');
-        let (method, path) = (first.next().unwrap_or("GET").to_owned(), first.next().unwrap_or("/").to_owned());
+        let (method, path) = (
+            first.next().unwrap_or("GET").to_owned(),
+            first.next().unwrap_or("/").to_owned(),
+        );
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -259,7 +296,10 @@ async fn serve(
             format!("{upstream}{path}"),
         );
         for (k, v) in &headers {
-            if !matches!(k.as_str(), "host" | "content-length" | "connection" | "transfer-encoding") {
+            if !matches!(
+                k.as_str(),
+                "host" | "content-length" | "connection" | "transfer-encoding"
+            ) {
                 req = req.header(k, v);
             }
         }
@@ -267,9 +307,16 @@ async fn serve(
             return;
         };
         let status = resp.status();
-        let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
         for (k, v) in resp.headers() {
-            if !matches!(k.as_str(), "content-length" | "connection" | "transfer-encoding") {
+            if !matches!(
+                k.as_str(),
+                "content-length" | "connection" | "transfer-encoding"
+            ) {
                 out.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap_or_default()));
             }
         }
@@ -299,11 +346,18 @@ async fn aws_placeholders_cost_one_batch_call_on_moto() {
             toml_str(moto::SECRET_ACCESS_KEY)
         ),
     ));
-    let values: Vec<String> = (0..3).map(|i| cli.secret(sentinel(&format!("w{i}")))).collect();
+    let values: Vec<String> = (0..3)
+        .map(|i| cli.secret(sentinel(&format!("w{i}"))))
+        .collect();
     for (i, v) in values.iter().enumerate() {
-        cli.run(&["put", &format!("app/s{i}")], Some(v)).await.code(0);
+        cli.run(&["put", &format!("app/s{i}")], Some(v))
+            .await
+            .code(0);
     }
-    let (batch, single) = (recorder.count(".BatchGetSecretValue"), recorder.count(".GetSecretValue"));
+    let (batch, single) = (
+        recorder.count(".BatchGetSecretValue"),
+        recorder.count(".GetSecretValue"),
+    );
     cli.run(
         &["render", "-"],
         Some("${secret:aws/app/s0}|${secret:aws/app/s1}|${secret:aws/app/s2}"),
@@ -311,6 +365,14 @@ async fn aws_placeholders_cost_one_batch_call_on_moto() {
     .await
     .code(0)
     .value(&values.join("|"), "render");
-    assert_eq!(recorder.count(".BatchGetSecretValue") - batch, 1, "one batch call");
-    assert_eq!(recorder.count(".GetSecretValue") - single, 0, "no single reads");
+    assert_eq!(
+        recorder.count(".BatchGetSecretValue") - batch,
+        1,
+        "one batch call"
+    );
+    assert_eq!(
+        recorder.count(".GetSecretValue") - single,
+        0,
+        "no single reads"
+    );
 }

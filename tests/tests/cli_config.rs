@@ -29,7 +29,9 @@ fn memory(name: &str) -> String {
 async fn a_misspelled_key_of_every_provider_is_refused_with_a_suggestion() {
     let cli = Cli::new();
     for p in PROVIDERS {
-        let fields = p.fields().expect("every provider is compiled into the tests");
+        let fields = p
+            .fields()
+            .expect("every provider is compiled into the tests");
         let Some(first) = fields.first() else {
             continue; // memory takes no settings
         };
@@ -59,7 +61,11 @@ async fn unknown_keys_in_every_other_table_are_refused() {
     for (toml, needles) in [
         (
             format!("defualt_manager = \"local\"\n{}", memory("local")),
-            vec!["defualt_manager", "did you mean `default_manager`", "managers"],
+            vec![
+                "defualt_manager",
+                "did you mean `default_manager`",
+                "managers",
+            ],
         ),
         (
             format!("[cache]\nkinds = \"memory\"\n{}", memory("local")),
@@ -67,19 +73,34 @@ async fn unknown_keys_in_every_other_table_are_refused() {
         ),
         (
             format!("{}acess_mode = \"read_only\"\n", memory("local")),
-            vec!["managers.local.acess_mode", "did you mean `access_mode`", "allowed_groups"],
+            vec![
+                "managers.local.acess_mode",
+                "did you mean `access_mode`",
+                "allowed_groups",
+            ],
         ),
         (
             format!("{}cache = {{ ttls = \"5m\" }}\n", memory("local")),
-            vec!["managers.local.cache.ttls", "did you mean `ttl`", "stale_if_error"],
+            vec![
+                "managers.local.cache.ttls",
+                "did you mean `ttl`",
+                "stale_if_error",
+            ],
         ),
         (
-            format!("[cache]\nkind = \"redis\"\nsettings = {{ urls = \"redis://127.0.0.1\" }}\n{}", memory("local")),
+            format!(
+                "[cache]\nkind = \"redis\"\nsettings = {{ urls = \"redis://127.0.0.1\" }}\n{}",
+                memory("local")
+            ),
             vec!["cache.settings.urls", "did you mean `url`", "cluster_urls"],
         ),
         (
             memory("local").replace("\"memory\"", "\"memroy\""),
-            vec!["unknown provider `memroy`", "did you mean `memory`", "hcp-vault"],
+            vec![
+                "unknown provider `memroy`",
+                "did you mean `memory`",
+                "hcp-vault",
+            ],
         ),
     ] {
         cli.write_config(&toml);
@@ -108,20 +129,28 @@ async fn env_references_only_in_credentials_unless_the_manager_opts_in() {
         "",
         "addr = \"${env:VAULT_TOKEN}\", token = \"${env:VAULT_TOKEN}\"",
     ));
-    cli.run_env(&["get", "x", "-m", "local"], None, &[("VAULT_TOKEN", &token)])
-        .await
-        .code(2)
-        .stderr_has("managers.vault.settings.addr")
-        .stderr_has("only taken in credential settings")
-        .stderr_has("allow_env_in");
+    cli.run_env(
+        &["get", "x", "-m", "local"],
+        None,
+        &[("VAULT_TOKEN", &token)],
+    )
+    .await
+    .code(2)
+    .stderr_has("managers.vault.settings.addr")
+    .stderr_has("only taken in credential settings")
+    .stderr_has("allow_env_in");
     // In the token it is fine; in the address too once the manager opts in for `addr`.
     cli.write_config(&vault(
         "",
         "addr = \"https://vault.example:8200\", token = \"${env:VAULT_TOKEN}\"",
     ));
-    cli.run_env(&["get", "x", "-m", "local"], None, &[("VAULT_TOKEN", &token)])
-        .await
-        .code(1);
+    cli.run_env(
+        &["get", "x", "-m", "local"],
+        None,
+        &[("VAULT_TOKEN", &token)],
+    )
+    .await
+    .code(1);
     cli.write_config(&vault(
         "allow_env_in = [\"addr\"]",
         "addr = \"${env:VAULT_ADDR}\", token = \"${env:VAULT_TOKEN}\"",
@@ -169,7 +198,10 @@ async fn a_working_directory_config_is_used_only_once_trusted() {
             "hcp-vault",
             "read_only",
             "",
-            &format!("addr = {}, token = \"${{env:VAULT_TOKEN}}\"", toml_str(&trap.http_url()))
+            &format!(
+                "addr = {}, token = \"${{env:VAULT_TOKEN}}\"",
+                toml_str(&trap.http_url())
+            )
         )
     );
     cli.write_config(&hostile);
@@ -186,8 +218,13 @@ async fn a_working_directory_config_is_used_only_once_trusted() {
 
     // Trusted (the user read it and accepted it): it loads.
     cli.write_config(&memory("local"));
-    cli.run_bare(&["trust"], None, &[]).await.code(0).stderr_has("trusted");
-    cli.run_bare(&["get", "x", "-m", "local"], None, &[]).await.code(1);
+    cli.run_bare(&["trust"], None, &[])
+        .await
+        .code(0)
+        .stderr_has("trusted");
+    cli.run_bare(&["get", "x", "-m", "local"], None, &[])
+        .await
+        .code(1);
     // The trust record lives in the user's config directory ($HOME/.config here).
     assert!(cli.dir().join(".config/strongroom/trusted").is_dir());
 
@@ -201,7 +238,9 @@ async fn a_working_directory_config_is_used_only_once_trusted() {
     assert_eq!(trap.connections(), 0);
     // XDG_CONFIG_HOME moves the trust records: the same file is untrusted there.
     cli.write_config(&memory("local"));
-    cli.run_bare(&["trust", "strongroom.toml"], None, &[]).await.code(0);
+    cli.run_bare(&["trust", "strongroom.toml"], None, &[])
+        .await
+        .code(0);
     let xdg = cli.dir().join("xdg");
     cli.run_bare(
         &["get", "x", "-m", "local"],
@@ -215,7 +254,14 @@ async fn a_working_directory_config_is_used_only_once_trusted() {
     // An explicit file needs no trust: --config and STRONGROOM_CONFIG.
     let explicit = cli.write_file("explicit.toml", &memory("mine"));
     cli.run_bare(
-        &["--config", explicit.to_str().unwrap(), "get", "x", "-m", "mine"],
+        &[
+            "--config",
+            explicit.to_str().unwrap(),
+            "get",
+            "x",
+            "-m",
+            "mine",
+        ],
         None,
         &[],
     )
@@ -251,12 +297,21 @@ struct EnvCase {
 impl EnvCase {
     fn with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut env = self.env.clone();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         env
     }
 }
 
-async fn run_env_mode(cli: &Cli, args: &[&str], stdin: Option<&str>, env: &[(String, String)]) -> common::Out {
+async fn run_env_mode(
+    cli: &Cli,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(String, String)],
+) -> common::Out {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     cli.run_bare(args, stdin, &env).await
 }
@@ -270,7 +325,10 @@ async fn hostile_env_changes_nothing(cli: &Cli, case: &EnvCase, trap: &FaultProx
     let value = cli.secret(sentinel(system));
     let rw = case.with(&[
         ("KEY_MANAGEMENT_SYSTEM", system),
-        ("KEY_MANAGEMENT_SETTINGS", r#"{"access_mode":"read_and_write"}"#),
+        (
+            "KEY_MANAGEMENT_SETTINGS",
+            r#"{"access_mode":"read_and_write"}"#,
+        ),
     ]);
     run_env_mode(cli, &["put", "hostile/probe"], Some(&value), &rw)
         .await
@@ -331,7 +389,9 @@ async fn hostile_generic_variables_change_nothing_in_any_provider() {
     no_addr.retain(|(k, _)| k != "HCP_VAULT_ADDR");
     no_addr.push(("ADDR".into(), trap.http_url()));
     no_addr.push(("KEY_MANAGEMENT_SYSTEM".into(), "hashicorp_vault".into()));
-    run_env_mode(&cli, &["get", "hostile/probe"], None, &no_addr).await.no_stdout();
+    run_env_mode(&cli, &["get", "hostile/probe"], None, &no_addr)
+        .await
+        .no_stdout();
     assert_eq!(trap.connections(), 0, "ADDR was used as the Vault address");
 
     let conjur = FakeConjur::start_with(FakeConjurConfig {
@@ -355,8 +415,14 @@ async fn hostile_generic_variables_change_nothing_in_any_provider() {
     no_base.retain(|(k, _)| k != "CYBERARK_API_BASE");
     no_base.push(("API_BASE".into(), trap.http_url()));
     no_base.push(("KEY_MANAGEMENT_SYSTEM".into(), "cyberark".into()));
-    run_env_mode(&cli, &["get", "hostile/probe"], None, &no_base).await.no_stdout();
-    assert_eq!(trap.connections(), 0, "API_BASE received the Conjur API key");
+    run_env_mode(&cli, &["get", "hostile/probe"], None, &no_base)
+        .await
+        .no_stdout();
+    assert_eq!(
+        trap.connections(),
+        0,
+        "API_BASE received the Conjur API key"
+    );
 
     let akeyless = FakeAkeyless::start().await;
     cli.credential(akeyless.access_key());
@@ -378,10 +444,16 @@ async fn hostile_generic_variables_change_nothing_in_any_provider() {
     let aws = EnvCase {
         system: "aws_secret_manager",
         env: vec![
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), motos.endpoint().into()),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+                motos.endpoint().into(),
+            ),
             ("AWS_REGION".into(), moto::REGION.into()),
             ("AWS_ACCESS_KEY_ID".into(), moto::ACCESS_KEY_ID.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), moto::SECRET_ACCESS_KEY.into()),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                moto::SECRET_ACCESS_KEY.into(),
+            ),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ],
     };
@@ -394,8 +466,14 @@ async fn hostile_generic_variables_change_nothing_in_any_provider() {
     no_endpoint.push(("KEY_MANAGEMENT_SYSTEM".into(), "aws_secret_manager".into()));
     // Point the real endpoint nowhere reachable so nothing leaves the machine.
     no_endpoint.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:1".into()));
-    run_env_mode(&cli, &["get", "hostile/probe"], None, &no_endpoint).await.no_stdout();
-    assert_eq!(trap.connections(), 0, "ENDPOINT_URL was used as the AWS endpoint");
+    run_env_mode(&cli, &["get", "hostile/probe"], None, &no_endpoint)
+        .await
+        .no_stdout();
+    assert_eq!(
+        trap.connections(),
+        0,
+        "ENDPOINT_URL was used as the AWS endpoint"
+    );
     assert_eq!(motos.api_requests(), before);
 
     let azure = FakeAzure::start().await;
@@ -412,7 +490,10 @@ async fn hostile_generic_variables_change_nothing_in_any_provider() {
                 ("AZURE_CLIENT_SECRET".into(), azure.client_secret().into()),
                 ("AZURE_AUTHORITY_HOST".into(), azure.url()),
                 ("AZURE_KEY_VAULT_CA_FILE".into(), ca.display().to_string()),
-                ("AZURE_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE".into(), "false".into()),
+                (
+                    "AZURE_KEY_VAULT_VERIFY_CHALLENGE_RESOURCE".into(),
+                    "false".into(),
+                ),
             ],
         },
         &trap,
@@ -452,38 +533,66 @@ async fn every_litellm_settings_key_is_accepted_and_an_unknown_one_refused() {
         ("KEY_MANAGEMENT_SYSTEM", "hashicorp_vault".to_owned()),
     ];
     let env = |settings: &str| -> Vec<(String, String)> {
-        let mut e: Vec<(String, String)> = base.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let mut e: Vec<(String, String)> = base
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
         e.push(("KEY_MANAGEMENT_SETTINGS".into(), settings.to_owned()));
         e
     };
     // Every key is accepted; keys without an equivalent for Vault are named once each in a
     // warning; description and tags go to writes (Vault keeps them in KV metadata).
     let value = cli.secret(sentinel("vk"));
-    let out = run_env_mode(&cli, &["put", "vk-1", "-m", "virtual-keys"], Some(&value), &env(ALL_LITELLM_KEYS)).await;
+    let out = run_env_mode(
+        &cli,
+        &["put", "vk-1", "-m", "virtual-keys"],
+        Some(&value),
+        &env(ALL_LITELLM_KEYS),
+    )
+    .await;
     out.code(0);
-    for key in ["custom_secret_manager", "replica_regions", "aws_region_name"] {
+    for key in [
+        "custom_secret_manager",
+        "replica_regions",
+        "aws_region_name",
+    ] {
         let mentions = out.stderr.matches(&format!("`{key}`")).count();
         assert_eq!(mentions, 1, "one warning names `{key}`: {}", out.stderr);
     }
-    let (status, meta) = bao.api("GET", None, "secret/metadata/litellm/vk-1", None).await;
+    let (status, meta) = bao
+        .api("GET", None, "secret/metadata/litellm/vk-1", None)
+        .await;
     assert_eq!(status, 200);
     let custom = &meta["data"]["custom_metadata"];
-    assert_eq!(custom["Environment"], "test", "tags reach the write: {meta}");
+    assert_eq!(
+        custom["Environment"], "test",
+        "tags reach the write: {meta}"
+    );
     assert_eq!(
         custom["description"], "LiteLLM virtual key",
         "the description reaches the write: {meta}"
     );
-    run_env_mode(&cli, &["get", "vk-1", "-m", "virtual-keys"], None, &env(ALL_LITELLM_KEYS))
-        .await
-        .code(0)
-        .value(&value, "the virtual key reads back");
+    run_env_mode(
+        &cli,
+        &["get", "vk-1", "-m", "virtual-keys"],
+        None,
+        &env(ALL_LITELLM_KEYS),
+    )
+    .await
+    .code(0)
+    .value(&value, "the virtual key reads back");
     // A key LiteLLM does not know: an error naming it, with a suggestion.
-    run_env_mode(&cli, &["get", "vk-1"], None, &env(r#"{"acess_mode":"read_only"}"#))
-        .await
-        .code(2)
-        .stderr_has("`acess_mode`")
-        .stderr_has("did you mean `access_mode`")
-        .stderr_has("primary_secret_name");
+    run_env_mode(
+        &cli,
+        &["get", "vk-1"],
+        None,
+        &env(r#"{"acess_mode":"read_only"}"#),
+    )
+    .await
+    .code(2)
+    .stderr_has("`acess_mode`")
+    .stderr_has("did you mean `access_mode`")
+    .stderr_has("primary_secret_name");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,10 +607,16 @@ async fn primary_secret_name_reads_as_litellm_does_on_openbao_and_moto() {
     // AWS (moto): LiteLLM reads the JSON secret `primary_secret_name` and returns its field.
     let motos = Moto::start().await;
     let aws: Vec<(String, String)> = vec![
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), motos.endpoint().into()),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+            motos.endpoint().into(),
+        ),
         ("AWS_REGION".into(), moto::REGION.into()),
         ("AWS_ACCESS_KEY_ID".into(), moto::ACCESS_KEY_ID.into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), moto::SECRET_ACCESS_KEY.into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            moto::SECRET_ACCESS_KEY.into(),
+        ),
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ("KEY_MANAGEMENT_SYSTEM".into(), "aws_secret_manager".into()),
     ];
@@ -510,20 +625,55 @@ async fn primary_secret_name_reads_as_litellm_does_on_openbao_and_moto() {
         e.push(("KEY_MANAGEMENT_SETTINGS".into(), settings.to_owned()));
         e
     };
-    run_env_mode(&cli, &["put", "litellm/all-keys"], Some(&primary_json), &with(&aws, settings_rw)).await.code(0);
-    run_env_mode(&cli, &["put", "OPENAI_API_KEY"], Some(&direct), &with(&aws, settings_rw)).await.code(0);
-    run_env_mode(&cli, &["get", "OPENAI_API_KEY"], None, &with(&aws, settings_primary))
-        .await
-        .code(0)
-        .value(&in_primary, "AWS: the field of the primary secret, as LiteLLM returns");
-    run_env_mode(&cli, &["get", "MISSING_KEY"], None, &with(&aws, settings_primary))
-        .await
-        .code(1)
-        .no_stdout();
-    run_env_mode(&cli, &["render", "-"], Some("${secret:aws-secret-manager/OPENAI_API_KEY}"), &with(&aws, settings_primary))
-        .await
-        .code(0)
-        .value(&in_primary, "placeholders read through the primary secret too");
+    run_env_mode(
+        &cli,
+        &["put", "litellm/all-keys"],
+        Some(&primary_json),
+        &with(&aws, settings_rw),
+    )
+    .await
+    .code(0);
+    run_env_mode(
+        &cli,
+        &["put", "OPENAI_API_KEY"],
+        Some(&direct),
+        &with(&aws, settings_rw),
+    )
+    .await
+    .code(0);
+    run_env_mode(
+        &cli,
+        &["get", "OPENAI_API_KEY"],
+        None,
+        &with(&aws, settings_primary),
+    )
+    .await
+    .code(0)
+    .value(
+        &in_primary,
+        "AWS: the field of the primary secret, as LiteLLM returns",
+    );
+    run_env_mode(
+        &cli,
+        &["get", "MISSING_KEY"],
+        None,
+        &with(&aws, settings_primary),
+    )
+    .await
+    .code(1)
+    .no_stdout();
+    run_env_mode(
+        &cli,
+        &["render", "-"],
+        Some("${secret:aws-secret-manager/OPENAI_API_KEY}"),
+        &with(&aws, settings_primary),
+    )
+    .await
+    .code(0)
+    .value(
+        &in_primary,
+        "placeholders read through the primary secret too",
+    );
 
     // Vault (OpenBao): LiteLLM's Vault manager ignores primary_secret_name and reads the name
     // itself; so does Strongroom, and says so once.
@@ -534,9 +684,29 @@ async fn primary_secret_name_reads_as_litellm_does_on_openbao_and_moto() {
         ("HCP_VAULT_TOKEN".into(), bao.root_token().into()),
         ("KEY_MANAGEMENT_SYSTEM".into(), "hashicorp_vault".into()),
     ];
-    run_env_mode(&cli, &["put", "litellm/all-keys"], Some(&primary_json), &with(&vault, settings_rw)).await.code(0);
-    run_env_mode(&cli, &["put", "OPENAI_API_KEY"], Some(&direct), &with(&vault, settings_rw)).await.code(0);
-    let out = run_env_mode(&cli, &["get", "OPENAI_API_KEY"], None, &with(&vault, settings_primary)).await;
+    run_env_mode(
+        &cli,
+        &["put", "litellm/all-keys"],
+        Some(&primary_json),
+        &with(&vault, settings_rw),
+    )
+    .await
+    .code(0);
+    run_env_mode(
+        &cli,
+        &["put", "OPENAI_API_KEY"],
+        Some(&direct),
+        &with(&vault, settings_rw),
+    )
+    .await
+    .code(0);
+    let out = run_env_mode(
+        &cli,
+        &["get", "OPENAI_API_KEY"],
+        None,
+        &with(&vault, settings_primary),
+    )
+    .await;
     out.code(0)
         .value(&direct, "Vault: the secret itself, as LiteLLM returns")
         .stderr_has("primary_secret_name");

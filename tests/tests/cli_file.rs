@@ -11,7 +11,11 @@ fn bin() -> &'static str {
 
 fn cmd(dir: &Path) -> Command {
     let mut c = Command::new(bin());
+    // The user's config directory (trust records, the file store's key) is the test's own.
     c.current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("STRONGROOM_FILE_KEY")
         .env_remove("STRONGROOM_CONFIG")
         .env_remove("KEY_MANAGEMENT_SYSTEM")
         .env_remove("STRONGROOM_KEY_MANAGEMENT_SYSTEM")
@@ -184,7 +188,16 @@ settings = {{ prefix = "E2E_" }}
         ),
     )
     .unwrap();
+    private(&path);
+    // A strongroom.toml in the working directory is used once the user trusted it.
+    let out = run(d, &["trust"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     path
+}
+
+fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 #[test]
@@ -215,9 +228,9 @@ fn access_denied_groups_copy_cache_and_exit_codes() {
     );
     let out = run(d, &["--group", "ops", "ls", "-m", "ops"], None);
     assert_eq!(out.status.code(), Some(0));
-    // Env manager: delete is not supported.
+    // Env manager: delete is not supported (exit 5).
     let out = run(d, &["delete", "X", "-m", "environment", "--json"], None);
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(5));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["status"], "not_supported");
     // Env manager reads the variable.
@@ -273,13 +286,17 @@ fn access_denied_groups_copy_cache_and_exit_codes() {
     let out = run(d, &["managers", "--json"], None);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 5);
-    // A broken config is exit 2 and names the problem.
+    // An edited config is refused until trusted again; a broken one cannot be trusted: exit 2
+    // naming the problem.
     std::fs::write(
         d.join("strongroom.toml"),
         "[managers.a]\nprovider = \"nope\"\n",
     )
     .unwrap();
     let out = run(d, &["ls"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has changed since it was trusted"));
+    let out = run(d, &["trust"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("unknown provider `nope`"),
@@ -340,9 +357,17 @@ fn litellm_environment_setup_enforces_access_mode_on_writes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    // hosted_keys: names not listed come from the environment.
+    // hosted_keys: names not listed come from the environment, only from the variables
+    // STRONGROOM_ENV_FALLBACK names.
     let out = base(r#"{"hosted_keys": ["litellm/k"]}"#)
         .env("OTHER", "env-value")
+        .args(["get", "OTHER"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not listed: not read");
+    let out = base(r#"{"hosted_keys": ["litellm/k"]}"#)
+        .env("OTHER", "env-value")
+        .env("STRONGROOM_ENV_FALLBACK", "OTHER")
         .args(["get", "OTHER"])
         .output()
         .unwrap();

@@ -78,9 +78,13 @@ async fn child_gets_exactly_the_references(
     let mut values = BTreeMap::new();
     for name in REFERENCED {
         let v = cli.secret(sentinel(&name.to_ascii_lowercase()));
-        cli.run_bare(&["--litellm-config", config, "put", name, "-m", manager], Some(&v), env)
-            .await
-            .code(0);
+        cli.run_bare(
+            &["--litellm-config", config, "put", name, "-m", manager],
+            Some(&v),
+            env,
+        )
+        .await
+        .code(0);
         values.insert(name.to_owned(), v);
     }
     let out = cli
@@ -96,9 +100,16 @@ async fn child_gets_exactly_the_references(
         .map(String::as_str)
         .filter(|k| !inherited.contains(k) && !parent.contains(k))
         .collect();
-    assert_eq!(added, REFERENCED.into_iter().collect(), "the child got exactly the references");
+    assert_eq!(
+        added,
+        REFERENCED.into_iter().collect(),
+        "the child got exactly the references"
+    );
     for (k, v) in &values {
-        assert!(child.get(k) == Some(v), "{k} has the value stored in {manager}");
+        assert!(
+            child.get(k) == Some(v),
+            "{k} has the value stored in {manager}"
+        );
     }
     for c in credentials {
         assert!(!child.contains_key(*c), "the child got the credential {c}");
@@ -112,44 +123,85 @@ async fn an_unmodified_litellm_config_runs_on_openbao() {
     cli.credential(bao.root_token());
     let yaml = cli.write_file(
         "config.yaml",
-        &litellm_yaml("hashicorp_vault", &format!("  HCP_VAULT_ADDR: {}", bao.url())),
+        &litellm_yaml(
+            "hashicorp_vault",
+            &format!("  HCP_VAULT_ADDR: {}", bao.url()),
+        ),
     );
     let env = [("HCP_VAULT_TOKEN", bao.root_token())];
-    child_gets_exactly_the_references(&cli, &yaml, "hashicorp-vault", &env, &["HCP_VAULT_TOKEN"]).await;
+    child_gets_exactly_the_references(&cli, &yaml, "hashicorp-vault", &env, &["HCP_VAULT_TOKEN"])
+        .await;
     // The values sit where LiteLLM's Vault manager reads them: secret/data/<name>, {"key": …}.
-    let (status, body) = bao.api("GET", None, "secret/data/OPENAI_API_KEY", None).await;
+    let (status, body) = bao
+        .api("GET", None, "secret/data/OPENAI_API_KEY", None)
+        .await;
     assert_eq!(status, 200);
     assert!(body["data"]["data"]["key"].is_string());
     // Virtual keys go under the prefix, as LiteLLM's hooks write them.
     let config = yaml.to_str().unwrap();
-    cli.run_bare(&["--litellm-config", config, "put", "sk-1", "-m", "virtual-keys"], Some("v"), &env)
-        .await
-        .code(0);
-    assert_eq!(bao.api("GET", None, "secret/data/litellm/sk-1", None).await.0, 200);
+    cli.run_bare(
+        &[
+            "--litellm-config",
+            config,
+            "put",
+            "sk-1",
+            "-m",
+            "virtual-keys",
+        ],
+        Some("v"),
+        &env,
+    )
+    .await
+    .code(0);
+    assert_eq!(
+        bao.api("GET", None, "secret/data/litellm/sk-1", None)
+            .await
+            .0,
+        200
+    );
 
     // A hosted reference the manager lacks and the environment does not set: an error naming
     // it and where it is, nothing run. (A name outside hosted_keys is the child's own
     // environment's business, as in LiteLLM.)
     let missing = cli.write_file(
         "missing.yaml",
-        &litellm_yaml("hashicorp_vault", &format!("  HCP_VAULT_ADDR: {}", bao.url()))
-            .replace("os.environ/DATABASE_URL", "os.environ/NEVER_STORED")
-            .replace("\"DATABASE_URL\"]", "\"NEVER_STORED\"]"),
+        &litellm_yaml(
+            "hashicorp_vault",
+            &format!("  HCP_VAULT_ADDR: {}", bao.url()),
+        )
+        .replace("os.environ/DATABASE_URL", "os.environ/NEVER_STORED")
+        .replace("\"DATABASE_URL\"]", "\"NEVER_STORED\"]"),
     );
     let out = cli
-        .run_bare(&["--litellm-config", missing.to_str().unwrap(), "run", "--", "true"], None, &env)
+        .run_bare(
+            &[
+                "--litellm-config",
+                missing.to_str().unwrap(),
+                "run",
+                "--",
+                "true",
+            ],
+            None,
+            &env,
+        )
         .await;
-    out.code(1).stderr_has("os.environ/NEVER_STORED").stderr_has("general_settings.database_url");
+    out.code(1)
+        .stderr_has("os.environ/NEVER_STORED")
+        .stderr_has("general_settings.database_url");
 
     // An unknown key_management_system is an error listing the supported ones.
     let google = cli.write_file("google.yaml", &litellm_yaml("google_kms", "  X: y"));
-    cli.run_bare(&["--litellm-config", google.to_str().unwrap(), "get", "x"], None, &[])
-        .await
-        .code(2)
-        .stderr_has("google_kms")
-        .stderr_has("hashicorp_vault")
-        .stderr_has("aws_secret_manager")
-        .stderr_has("cyberark");
+    cli.run_bare(
+        &["--litellm-config", google.to_str().unwrap(), "get", "x"],
+        None,
+        &[],
+    )
+    .await
+    .code(2)
+    .stderr_has("google_kms")
+    .stderr_has("hashicorp_vault")
+    .stderr_has("aws_secret_manager")
+    .stderr_has("cyberark");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +240,11 @@ fn vault_config(bao: &OpenBao, mode: &str) -> String {
         "hcp-vault",
         mode,
         "",
-        &format!("addr = {}, token = {}", toml_str(&bao.url()), toml_str(bao.root_token())),
+        &format!(
+            "addr = {}, token = {}",
+            toml_str(&bao.url()),
+            toml_str(bao.root_token())
+        ),
     )
 }
 
@@ -202,7 +258,18 @@ async fn rotate_and_write_metadata_on_openbao() {
     cli.write_config(&toml);
     let (v1, v2) = (cli.secret(sentinel("v1")), cli.secret(sentinel("v2")));
     cli.run(
-        &["put", "key-1", "-m", "vault", "--description", "team key", "--tag", "team=ml", "--tag", "env=test"],
+        &[
+            "put",
+            "key-1",
+            "-m",
+            "vault",
+            "--description",
+            "team key",
+            "--tag",
+            "team=ml",
+            "--tag",
+            "env=test",
+        ],
         Some(&v1),
     )
     .await
@@ -212,7 +279,9 @@ async fn rotate_and_write_metadata_on_openbao() {
     assert_eq!(custom["team"], "ml", "{meta}");
     assert_eq!(custom["env"], "test", "{meta}");
     assert_eq!(custom["description"], "team key", "{meta}");
-    cli.run(&["put", "x", "-m", "vault", "--tag", "novalue"], Some("v")).await.code(2);
+    cli.run(&["put", "x", "-m", "vault", "--tag", "novalue"], Some("v"))
+        .await
+        .code(2);
 
     // A failure at the write step (the manager may not write): the old key is untouched.
     cli.run(&["rotate", "key-1", "key-2", "-m", "vault-ro"], Some(&v2))
@@ -220,18 +289,31 @@ async fn rotate_and_write_metadata_on_openbao() {
         .code(3)
         .stderr_has("write_new")
         .stderr_has("unchanged");
-    cli.run(&["get", "key-1", "-m", "vault"], None).await.code(0).value(&v1, "old kept");
+    cli.run(&["get", "key-1", "-m", "vault"], None)
+        .await
+        .code(0)
+        .value(&v1, "old kept");
     // A failure at the first step: the old key does not exist.
     cli.run(&["rotate", "nope", "key-2", "-m", "vault"], Some(&v2))
         .await
         .code(1)
         .stderr_has("read_old");
     // The rotation: new written and verified, old deleted.
-    let out = cli.run(&["rotate", "key-1", "key-2", "-m", "vault", "--json"], Some(&v2)).await;
+    let out = cli
+        .run(
+            &["rotate", "key-1", "key-2", "-m", "vault", "--json"],
+            Some(&v2),
+        )
+        .await;
     out.code(0);
     assert_eq!(out.json()["old_deleted"], true);
-    cli.run(&["get", "key-2", "-m", "vault"], None).await.code(0).value(&v2, "new");
-    cli.run(&["get", "key-1", "-m", "vault", "--refresh"], None).await.code(1);
+    cli.run(&["get", "key-2", "-m", "vault"], None)
+        .await
+        .code(0)
+        .value(&v2, "new");
+    cli.run(&["get", "key-1", "-m", "vault", "--refresh"], None)
+        .await
+        .code(1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +335,14 @@ async fn rotate_and_write_metadata_on_moto() {
     ));
     let (v1, v2) = (cli.secret(sentinel("v1")), cli.secret(sentinel("v2")));
     cli.run(
-        &["put", "litellm/key-1", "--description", "team key", "--tag", "team=ml"],
+        &[
+            "put",
+            "litellm/key-1",
+            "--description",
+            "team key",
+            "--tag",
+            "team=ml",
+        ],
         Some(&v1),
     )
     .await
@@ -275,18 +364,32 @@ async fn rotate_and_write_metadata_on_moto() {
         .await
         .unwrap();
     assert_eq!(described["Description"], "team key", "{described}");
-    assert_eq!(described["Tags"], serde_json::json!([{"Key": "team", "Value": "ml"}]), "{described}");
+    assert_eq!(
+        described["Tags"],
+        serde_json::json!([{"Key": "team", "Value": "ml"}]),
+        "{described}"
+    );
 
     cli.run(&["rotate", "litellm/nope", "litellm/key-2"], Some(&v2))
         .await
         .code(1)
         .stderr_has("read_old");
-    let out = cli.run(&["rotate", "litellm/key-1", "litellm/key-2", "--json"], Some(&v2)).await;
+    let out = cli
+        .run(
+            &["rotate", "litellm/key-1", "litellm/key-2", "--json"],
+            Some(&v2),
+        )
+        .await;
     out.code(0);
     assert_eq!(out.json()["old_deleted"], true);
-    cli.run(&["get", "litellm/key-2"], None).await.code(0).value(&v2, "new");
+    cli.run(&["get", "litellm/key-2"], None)
+        .await
+        .code(0)
+        .value(&v2, "new");
     // The old one is scheduled for deletion (7-day window, as LiteLLM): it reads as missing.
-    cli.run(&["get", "litellm/key-1", "--refresh"], None).await.code(1);
+    cli.run(&["get", "litellm/key-1", "--refresh"], None)
+        .await
+        .code(1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,7 +415,9 @@ async fn rotate_on_conjur_keeps_the_old_secret_and_says_so() {
         ),
     ));
     fake.set_value("app/old", b"v1");
-    let out = cli.run(&["rotate", "app/old", "app/new", "--json"], Some("v2")).await;
+    let out = cli
+        .run(&["rotate", "app/old", "app/new", "--json"], Some("v2"))
+        .await;
     out.code(0);
     let result = out.json();
     assert_eq!(result["old_deleted"], false, "{result}");

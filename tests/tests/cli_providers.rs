@@ -59,11 +59,12 @@ async fn conjur_fake_end_to_end() {
     for id in ["app/db", "copy/one", "copy/two"] {
         assert!(vars.iter().any(|v| v == id), "conjur holds {id}: {vars:?}");
     }
-    // Conjur removes variables through policy only: delete is `not_supported` (exit 4).
+    // Conjur removes variables through policy only: delete is `not_supported` (exit 5, a code
+    // of its own, not the backend-error code 4).
     let out = cli
         .run(&["delete", "app/db", "-m", "conjur", "--json"], None)
         .await;
-    out.code(4);
+    out.code(5);
     let status = out.json();
     assert_eq!(status["status"], "not_supported", "{status}");
     assert!(
@@ -109,7 +110,7 @@ async fn hcp_vault_openbao_end_to_end() {
         "read_and_write",
         "",
         &format!(
-            "HCP_VAULT_ADDR = {}, VAULT_TOKEN = {}",
+            "addr = {}, token = {}",
             toml_str(&bao.url()),
             toml_str(&reader)
         ),
@@ -319,16 +320,18 @@ async fn redis_cache_is_shared_across_cli_processes() {
         .as_array()
         .expect("a JSON array")
         .iter()
-        .map(|e| e["display"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            assert_eq!(e["managers"], serde_json::json!(["conjur"]), "{e}");
+            e["display"].as_str().unwrap_or_default().to_owned()
+        })
         .collect();
     assert!(
-        names.iter().any(|n| n == "conjur/app/token")
-            && names.iter().any(|n| n == "conjur/app/other"),
+        names.iter().any(|n| n == "app/token") && names.iter().any(|n| n == "app/other"),
         "cache ls lists both names: {names:?}"
     );
     let out = cli.run(&["cache", "ls"], None).await;
     out.code(0);
-    assert!(out.text().contains("conjur/app/token") && !out.text().contains(&first));
+    assert!(out.text().contains("conjur\tapp/token") && !out.text().contains(&first));
     // The backend changes behind the cache: process 3 is still served the cached value,
     // without asking Conjur.
     fake.set_value("app/token", second.as_bytes());

@@ -86,7 +86,10 @@ fn check(doc: &str, name: &str, fields: &[FieldInfo]) -> Option<String> {
             .map(|h| h[4].clone())
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "…".to_owned());
-        table.push_str(&format!("| {} | {} | {} | {} | {meaning} |\n", w[0], w[1], w[2], w[3]));
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {meaning} |\n",
+            w[0], w[1], w[2], w[3]
+        ));
     }
     let problem = match rows {
         None => format!("docs/configuration.md has no `## {name}` section"),
@@ -127,7 +130,11 @@ fn every_provider_table_matches_its_config_struct() {
         }
         problems.extend(check(&doc, p.name, &fields));
     }
-    problems.extend(check(&doc, "redis", &strongroom::redis::RedisConfig::fields()));
+    problems.extend(check(
+        &doc,
+        "redis",
+        &strongroom::redis::RedisConfig::fields(),
+    ));
     assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
 }
 
@@ -138,6 +145,13 @@ fn the_comparison_catches_a_wrong_row() {
     assert_eq!(check(good, "file", &fields), None);
     let wrong = good.replace("`STRONGROOM_FILE`", "`FILE`");
     let report = check(&wrong, "file", &fields).expect("a mismatch");
-    assert!(report.contains("row 1") && report.contains("| `path` | `path` | `STRONGROOM_FILE` |"), "{report}");
-    assert!(check("## other\n", "file", &fields).unwrap().contains("no `## file` section"));
+    assert!(
+        report.contains("row 1") && report.contains("| `path` | `path` | `STRONGROOM_FILE` |"),
+        "{report}"
+    );
+    assert!(
+        check("## other\n", "file", &fields)
+            .unwrap()
+            .contains("no `## file` section")
+    );
 }

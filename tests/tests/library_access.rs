@@ -48,13 +48,25 @@ async fn every_registry_accessor_checks_the_callers_groups() {
     // render / resolver
     let name = SecretName::new("k").unwrap();
     let ops_store = registry.manager("ops", &ops).unwrap().store();
-    ops_store.write(&name, "v".into(), &WriteOptions::new()).await.unwrap();
+    ops_store
+        .write(&name, "v".into(), &WriteOptions::new())
+        .await
+        .unwrap();
     assert_eq!(
-        registry.render("${secret:ops/k}", &dev).await.unwrap_err().kind(),
+        registry
+            .render("${secret:ops/k}", &dev)
+            .await
+            .unwrap_err()
+            .kind(),
         &ErrorKind::AccessDenied
     );
     assert_eq!(
-        registry.render("${secret:ops/k}", &ops).await.unwrap().expose_str().unwrap(),
+        registry
+            .render("${secret:ops/k}", &ops)
+            .await
+            .unwrap()
+            .expose_str()
+            .unwrap(),
         "v"
     );
 }
@@ -66,7 +78,10 @@ async fn the_cache_a_caller_sees_is_that_callers_managers_only() {
     let k = SecretName::new("k").unwrap();
     for (m, g) in [("ops", &ops), ("public", &none)] {
         let store = registry.manager(m, g).unwrap().store();
-        store.write(&k, m.into(), &WriteOptions::new()).await.unwrap();
+        store
+            .write(&k, m.into(), &WriteOptions::new())
+            .await
+            .unwrap();
         store.read(&k, &ReadOptions::new()).await.unwrap().unwrap();
     }
     let public_view = registry.cache(&none).unwrap();
@@ -81,7 +96,11 @@ async fn the_cache_a_caller_sees_is_that_callers_managers_only() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].1, ["ops"]);
     assert_eq!(
-        public_view.clear_secret("ops", &k).await.unwrap_err().kind(),
+        public_view
+            .clear_secret("ops", &k)
+            .await
+            .unwrap_err()
+            .kind(),
         &ErrorKind::AccessDenied
     );
 }
@@ -95,8 +114,19 @@ fn the_blocking_client_checks_the_callers_groups() {
         &ErrorKind::AccessDenied
     );
     client.put("ops", "k", "v".into(), &ops).unwrap();
-    assert_eq!(client.get("ops", "k", &dev).unwrap_err().kind(), &ErrorKind::AccessDenied);
-    assert_eq!(client.get("ops", "k", &ops).unwrap().unwrap().expose_str().unwrap(), "v");
+    assert_eq!(
+        client.get("ops", "k", &dev).unwrap_err().kind(),
+        &ErrorKind::AccessDenied
+    );
+    assert_eq!(
+        client
+            .get("ops", "k", &ops)
+            .unwrap()
+            .unwrap()
+            .expose_str()
+            .unwrap(),
+        "v"
+    );
     assert_eq!(
         client.list("ops", None, &dev).unwrap_err().kind(),
         &ErrorKind::AccessDenied
@@ -151,10 +181,16 @@ fn debug_of_the_configuration_redacts_credentials() {
         secrets[0], secrets[1], secrets[2], secrets[3], secrets[4], secrets[5], secrets[6]
     ))
     .unwrap();
-    let text = format!("{config:?} {:?} {:?}", config.managers["vault"], config.cache);
+    let text = format!(
+        "{config:?} {:?} {:?}",
+        config.managers["vault"], config.cache
+    );
     for s in secrets {
         assert!(!text.contains(s), "Debug shows a credential: {text}");
     }
     // What is not a credential stays readable.
-    assert!(text.contains("https://vault.example") && text.contains("us-east-1"), "{text}");
+    assert!(
+        text.contains("https://vault.example") && text.contains("us-east-1"),
+        "{text}"
+    );
 }

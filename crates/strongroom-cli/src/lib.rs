@@ -288,15 +288,13 @@ async fn load(global: &Global) -> Result<Source, Error> {
         // A file in the working directory came with whatever was checked out there: it is
         // used only once the user trusted this content.
         let text = TrustStore::user()?.load(local)?;
-        let registry = Registry::from_toml_str(&text)
-            .await
-            .map_err(|e| {
-                let hint = match e.hint() {
-                    Some(h) => format!("{h} (in ./strongroom.toml)"),
-                    None => "in ./strongroom.toml".to_owned(),
-                };
-                e.with_hint(hint)
-            })?;
+        let registry = Registry::from_toml_str(&text).await.map_err(|e| {
+            let hint = match e.hint() {
+                Some(h) => format!("{h} (in ./strongroom.toml)"),
+                None => "in ./strongroom.toml".to_owned(),
+            };
+            e.with_hint(hint)
+        })?;
         return Ok(Source::Registry(registry));
     }
     if Registry::litellm_env_present() {

@@ -251,6 +251,7 @@ impl Config {
             );
         }
         for (name, m) in &self.managers {
+            crate::providers::provider_or_error(&format!("managers.{name}.provider"), &m.provider)?;
             if m.primary_secret_name.as_deref() == Some("") {
                 return Err(Error::config(
                     &format!("managers.{name}.primary_secret_name"),

@@ -165,7 +165,10 @@ impl Cli {
 
     /// Like [`Cli::run`] with extra environment variables.
     pub async fn run_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
-        let mut with_config = vec![("STRONGROOM_CONFIG", self.config.to_str().expect("utf-8 path"))];
+        let mut with_config = vec![(
+            "STRONGROOM_CONFIG",
+            self.config.to_str().expect("utf-8 path"),
+        )];
         with_config.extend_from_slice(env);
         self.run_bare(args, stdin, &with_config).await
     }
