@@ -36,6 +36,8 @@ pub struct HostedKeys {
     hosted: BTreeSet<String>,
     env: Option<EnvStore>,
     info: StoreInfo,
+    /// The manager's prefix: the lists name secrets as the manager's callers do.
+    prefix: String,
 }
 
 impl HostedKeys {
@@ -65,17 +67,39 @@ impl HostedKeys {
             hosted,
             env,
             info,
+            prefix: String::new(),
         }
     }
 
+    /// The prefix the manager puts in front of names (this layer sits below it): the lists
+    /// are compared with the names as the manager's callers give them.
+    pub fn with_manager_prefix(mut self, prefix: &str) -> Self {
+        let mut prefix = prefix.trim_start_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        self.prefix = prefix;
+        self
+    }
+
+    /// The name as the manager's caller gave it.
+    fn short<'a>(&self, name: &'a SecretName) -> &'a str {
+        name.as_str()
+            .strip_prefix(self.prefix.as_str())
+            .unwrap_or(name.as_str())
+    }
+
     fn is_hosted(&self, name: &SecretName) -> bool {
-        self.hosted.contains(name.as_str())
+        self.hosted.contains(self.short(name))
     }
 
     async fn read_env(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
-        match &self.env {
-            Some(env) => env.read(name, opts).await,
-            None => Ok(None),
+        let Some(env) = &self.env else {
+            return Ok(None);
+        };
+        match SecretName::new(self.short(name)) {
+            Ok(short) => env.read(&short, opts).await,
+            Err(_) => Ok(None),
         }
     }
 }
@@ -90,7 +114,7 @@ impl StoreLayer for HostedKeys {
         &self.info
     }
     fn try_read_local(&self, name: NameRef<'_>, opts: &ReadOptions) -> Option<Secret> {
-        if name.prefix.is_empty() && self.hosted.contains(name.name) {
+        if name.prefix == self.prefix && self.hosted.contains(name.name) {
             self.inner.try_read_local(name, opts)
         } else {
             None
@@ -265,5 +289,45 @@ impl StoreLayer for WriteDefaults {
             opts.tags.entry(k.clone()).or_insert_with(|| v.clone());
         }
         self.inner.write(name, value, &opts).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Registry;
+    use strongroom_core::{ReadOptions, SecretName, WriteOptions};
+
+    #[tokio::test]
+    async fn hosted_keys_compare_the_callers_names_under_a_prefix() {
+        let registry = Registry::from_toml_str(
+            "[managers.m]\nprovider = \"memory\"\naccess_mode = \"read_and_write\"\nprefix = \"litellm\"\nhosted_keys = [\"k\"]\n",
+        )
+        .await
+        .unwrap();
+        let store = registry.manager("m", &[]).unwrap().store();
+        let (k, other) = (
+            SecretName::new("k").unwrap(),
+            SecretName::new("other").unwrap(),
+        );
+        for name in [&k, &other] {
+            store
+                .write(name, "v".into(), &WriteOptions::new())
+                .await
+                .unwrap();
+        }
+        let opts = ReadOptions::new();
+        assert!(
+            store.read(&k, &opts).await.unwrap().is_some(),
+            "a hosted name reaches the backend"
+        );
+        assert!(
+            store.read(&other, &opts).await.unwrap().is_none(),
+            "others: environment only, none listed"
+        );
+        let got = store
+            .read_many(&[k.clone(), other.clone()], &ReadOptions::new())
+            .await
+            .unwrap();
+        assert!(got[0].1.is_some() && got[1].1.is_none());
     }
 }

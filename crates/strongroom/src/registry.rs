@@ -130,6 +130,7 @@ pub struct Registry {
 /// What a manager's LiteLLM-style layers need.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ManagerLayers {
+    pub prefix: String,
     pub hosted_keys: Option<Vec<String>>,
     pub env_fallback: Vec<String>,
     pub primary_secret_name: Option<String>,
@@ -152,12 +153,15 @@ impl ManagerLayers {
             backend = Arc::new(PrimarySecret::new(backend, primary));
         }
         if let Some(hosted) = &self.hosted_keys {
-            backend = Arc::new(HostedKeys::new(
-                backend,
-                hosted.iter().cloned(),
-                self.env_fallback.iter().cloned(),
-                ctx.denied_env.iter().cloned(),
-            ));
+            backend = Arc::new(
+                HostedKeys::new(
+                    backend,
+                    hosted.iter().cloned(),
+                    self.env_fallback.iter().cloned(),
+                    ctx.denied_env.iter().cloned(),
+                )
+                .with_manager_prefix(&self.prefix),
+            );
         }
         if self.description.is_some() || !self.tags.is_empty() {
             backend = Arc::new(WriteDefaults::new(
@@ -265,6 +269,7 @@ impl Registry {
         let settings = manager_settings(name, &mc.settings, &mc.allow_env_in);
         let backend = provider.build(&settings, ctx)?;
         let layers = ManagerLayers {
+            prefix: mc.prefix.clone(),
             hosted_keys: mc.hosted_keys.clone(),
             env_fallback: mc.env_fallback.clone(),
             primary_secret_name: mc.primary_secret_name.clone(),
