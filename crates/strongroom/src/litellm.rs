@@ -478,4 +478,4 @@ impl Registry {
 }
 
 #[cfg(feature = "litellm-config")]
-pub use crate::litellm_config::{EnvReference, LiteLlmConfig};
+pub use crate::litellm_config::{EnvReference, LiteLlmConfig, ResolvedEnv};
