@@ -353,7 +353,12 @@ impl fmt::Display for Error {
         if wrote {
             f.write_str(": ")?;
         }
-        write!(f, "{}: {}", self.0.kind, self.0.message)?;
+        // `config: config:` says nothing twice.
+        if self.0.operation.map(|o| o.as_str()) == Some(self.0.kind.as_str()) {
+            f.write_str(&self.0.message)?;
+        } else {
+            write!(f, "{}: {}", self.0.kind, self.0.message)?;
+        }
         if let Some(source) = &self.0.source {
             write!(f, " ({source})")?;
         }

@@ -274,6 +274,8 @@ pub(crate) async fn watch<S: SecretStore + ?Sized + 'static>(
         }
         refreshers.insert(key.clone(), Arc::downgrade(&shared));
     }
+    let now = core.clock.system_now();
+    let first_at = now + period(core.ttl, shared.current.load().as_deref(), now, opts);
     tokio::spawn(refresher(
         Arc::clone(core),
         key,
@@ -281,6 +283,7 @@ pub(crate) async fn watch<S: SecretStore + ?Sized + 'static>(
         Arc::downgrade(&shared),
         Arc::clone(&shared.stop),
         Arc::clone(&shared.poke),
+        first_at,
     ));
     Ok(join(shared))
 }
@@ -315,6 +318,7 @@ async fn refresher<S: SecretStore + ?Sized + 'static>(
     shared: Weak<Shared>,
     stop: Arc<Notify>,
     poke: Arc<Notify>,
+    mut next_at: SystemTime,
 ) {
     let backoff = RetryPolicy::default()
         .initial_backoff(Duration::from_secs(1))
@@ -323,16 +327,11 @@ async fn refresher<S: SecretStore + ?Sized + 'static>(
     let mut last_good = core.clock.system_now();
     let read = opts.read.clone().refresh(true);
     loop {
-        let wait = {
-            let Some(s) = shared.upgrade() else { return };
-            let current = s.current.load_full();
-            let normal = period(core.ttl, current.as_deref(), core.clock.system_now(), &opts);
-            if failures == 0 {
-                normal
-            } else {
-                backoff.backoff(failures - 1).min(normal)
-            }
-        };
+        // The schedule is kept as a point in time, so a refresher that starts (or wakes) late
+        // still refreshes when it was due.
+        let wait = next_at
+            .duration_since(core.clock.system_now())
+            .unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = stop.notified() => return,
             _ = poke.notified() => {}
@@ -340,7 +339,13 @@ async fn refresher<S: SecretStore + ?Sized + 'static>(
         }
         let Some(s) = shared.upgrade() else { return };
         core.counters.refreshes.incr();
-        let outcome = core.load_for_watch(&key, &read).await;
+        let since = s
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_refresh
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let outcome = core.load_for_watch(&key, &read, since).await;
         let now = core.clock.system_now();
         let mut status = s.status.lock().unwrap_or_else(|e| e.into_inner());
         status.refreshes += 1;
@@ -348,6 +353,7 @@ async fn refresher<S: SecretStore + ?Sized + 'static>(
             Ok(got) => {
                 failures = 0;
                 last_good = now;
+                next_at = now + period(core.ttl, got.as_ref(), now, &opts);
                 status.last_refresh = Some(now);
                 status.last_error = None;
                 status.serving_stale = false;
@@ -360,6 +366,14 @@ async fn refresher<S: SecretStore + ?Sized + 'static>(
             }
             Err(e) => {
                 failures += 1;
+                let current = s.current.load_full();
+                next_at = now
+                    + backoff.backoff(failures - 1).min(period(
+                        core.ttl,
+                        current.as_deref(),
+                        now,
+                        &opts,
+                    ));
                 status.last_error = Some(e.clone());
                 let window = if e.is_temporary() {
                     core.stale_if_error.unwrap_or(Duration::ZERO)
@@ -384,15 +398,21 @@ async fn refresher<S: SecretStore + ?Sized + 'static>(
 }
 
 impl<S: SecretStore + ?Sized + 'static> Core<S> {
-    /// A watch refresh: takes a fresh entry another process (or manager) stored in a shared
-    /// cache, else reads the backend and stores the answer.
-    async fn load_for_watch(&self, key: &CacheKey, opts: &ReadOptions) -> Result<Option<Secret>> {
+    /// A watch refresh: takes a fresh entry that someone else (another process sharing the
+    /// cache, another manager) stored after `since`, our last refresh; else reads the backend
+    /// and stores the answer.
+    async fn load_for_watch(
+        &self,
+        key: &CacheKey,
+        opts: &ReadOptions,
+        since: SystemTime,
+    ) -> Result<Option<Secret>> {
         let now = self.clock.system_now();
-        if let Ok(Some(entry)) = self.cache.get(key).await {
-            // Someone refreshed it within the last tenth of a TTL: use theirs.
-            if entry.is_fresh(self.ttl, now) && now < entry.stored_at + self.ttl.mul_f64(0.1) {
-                return Ok(Some(entry.secret));
-            }
+        if let Ok(Some(entry)) = self.cache.get(key).await
+            && entry.stored_at > since
+            && entry.is_fresh(self.ttl, now)
+        {
+            return Ok(Some(entry.secret));
         }
         self.load(key, opts).await
     }

@@ -109,14 +109,15 @@ pub const HTTP_FIELDS: &[HttpField] = &[
     },
 ];
 
-/// How a provider takes the HTTP part: its environment prefix, extra variable names for some
-/// keys (the names users already have, e.g. `VAULT_CACERT`), and the keys it leaves out
+/// How a provider takes the HTTP part: its environment prefix (the prefixed variable is read
+/// first), extra variable names for some keys (the names users already have, e.g.
+/// `VAULT_CACERT`, read after it), and the keys it leaves out
 /// (an SDK that cannot honour them).
 #[derive(Debug, Clone, Copy)]
 pub struct HttpPart {
     /// `HCP_VAULT_` → `HCP_VAULT_TIMEOUT`, `HCP_VAULT_CA_FILE`, …
     pub env_prefix: &'static str,
-    /// Variables read before the prefixed one, per key.
+    /// Variables read after the prefixed one, per key (the names users already have).
     pub aliases: &'static [(&'static str, &'static [&'static str])],
     /// Keys this provider does not accept.
     pub without: &'static [&'static str],

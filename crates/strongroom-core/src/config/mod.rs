@@ -264,6 +264,13 @@ pub fn checked_address(
 }
 
 /// The closest of `candidates` to `key`, when one is close enough to be a likely typo.
+///
+/// ```
+/// use strongroom_core::config::did_you_mean;
+/// assert_eq!(did_you_mean("tll", ["ttl", "stale_if_error"]), Some("ttl"));
+/// assert_eq!(did_you_mean("adress", ["addr", "token"]), Some("addr"));
+/// assert_eq!(did_you_mean("zzz", ["addr", "token"]), None);
+/// ```
 pub fn did_you_mean<'a>(
     key: &str,
     candidates: impl IntoIterator<Item = &'a str>,
@@ -271,7 +278,14 @@ pub fn did_you_mean<'a>(
     let key = key.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&key, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            let c_low = c.to_ascii_lowercase();
+            // Jaro-Winkler likes shared prefixes; one edit (a transposition included) catches
+            // short keys it misses (`tll` for `ttl`).
+            let near = strsim::damerau_levenshtein(&key, &c_low) <= 1;
+            let score = strsim::jaro_winkler(&key, &c_low).max(if near { 0.9 } else { 0.0 });
+            (score, c)
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)

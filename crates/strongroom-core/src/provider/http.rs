@@ -396,7 +396,7 @@ fn redirect_error(resp: &reqwest::Response) -> Error {
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|loc| resp.url().join(loc).ok())
-        .and_then(|u| u.host_str().map(|h| sanitize(h)))
+        .and_then(|u| u.host_str().map(sanitize))
         .unwrap_or_else(|| "an unnamed location".to_owned());
     Error::new(
         ErrorKind::Redirected,

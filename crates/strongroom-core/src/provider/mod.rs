@@ -146,6 +146,22 @@ impl PageBudget {
         Ok(())
     }
 
+    /// Whether one more page may be fetched: call before asking for a page, so the page past
+    /// `max_pages` is never requested.
+    pub fn may_fetch(&self) -> Result<()> {
+        if self.pages >= self.max_pages {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "the server kept answering with another page; stopped after max_pages ({})",
+                    self.max_pages
+                ),
+            )
+            .with_hint("raise max_pages, or list with a narrower prefix"));
+        }
+        Ok(())
+    }
+
     /// Pages counted so far.
     pub fn pages(&self) -> u64 {
         self.pages
