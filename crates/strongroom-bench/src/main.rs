@@ -21,6 +21,7 @@
 mod batch;
 mod build_cost;
 mod hit;
+mod hot_key;
 mod memory;
 mod openbao;
 mod redis_hit;
@@ -176,6 +177,9 @@ fn main() {
         rt.block_on(token_expiry::run(&cfg))
     });
     step("6 read_many", &mut || rt.block_on(batch::run(&cfg)));
+    step("9 hot key across expiries", &mut || {
+        rt.block_on(hot_key::run(&cfg))
+    });
     step("8 build cost", &mut || build_cost::run(&cfg));
     drop(rt);
     let load_end = load_average();
