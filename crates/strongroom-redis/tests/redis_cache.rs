@@ -832,6 +832,33 @@ async fn a_dropped_holder_is_replaced_when_its_lease_expires_and_waiters_past_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_holder_keeps_its_lease_past_the_lease_ttl() {
+    let url = shared_url();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("renew"));
+    let holder = builder(&url, &key, &prefix)
+        .with_lease_ttl(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap();
+    let Fill::Lead(lease) = holder.begin_fill(&ck("k")).await else {
+        panic!("lead")
+    };
+    // Waiting five lease times: the holder renews, so the waiter never gets the lease.
+    let waiter = builder(&url, &key, &prefix)
+        .with_lease_ttl(Duration::from_millis(200))
+        .with_lease_wait(Duration::from_millis(1_000))
+        .build()
+        .await
+        .unwrap();
+    assert!(matches!(waiter.begin_fill(&ck("k")).await, Fill::Alone));
+    holder.end_fill(&ck("k"), lease).await;
+    assert!(
+        matches!(waiter.begin_fill(&ck("k")).await, Fill::Lead(_)),
+        "released"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_that_started_before_a_write_does_not_store_its_old_answer() {
     let url = shared_url();
     let (key, prefix) = (SealKey::generate(), unique_prefix("gen"));
