@@ -101,6 +101,21 @@ pub fn ci() -> TaskResult {
     );
     let tests = cargo_test(&tools, &["--workspace"], &mut tally);
     tally.step("tests", tests);
+    // The facade's `akeyless` feature (through the CLI's defaults) already builds the Akeyless
+    // crate with `aws-iam` in the workspace run; this names the step and fails if it ever stops.
+    let aws_iam = cargo_test(
+        &tools,
+        &[
+            "-p",
+            "strongroom-akeyless",
+            "--features",
+            "aws-iam",
+            "--test",
+            "aws_iam",
+        ],
+        &mut tally,
+    );
+    tally.step("akeyless aws_iam tests", aws_iam);
     for p in PROVIDERS.iter().filter(|p| p.sdk_check) {
         let r = sdk_check(&tools, p.name);
         if r.is_ok() {
@@ -113,6 +128,7 @@ pub fn ci() -> TaskResult {
     tally.step("feature gating", feature_checks());
     tally.step("facade dependency isolation", facade_isolation());
     tally.step("packaging", packaging());
+    tally.step("supply chain (cargo deny)", supply_chain());
     tally.step("bench smoke", crate::bench::bench(true));
     tally.step("fuzz smoke", crate::fuzz::smoke());
     eprintln!(
@@ -367,6 +383,23 @@ fn facade_isolation() -> TaskResult {
     } else {
         Err(failures.join("; "))
     }
+}
+
+/// `cargo deny check bans licenses sources` with the checked-in `deny.toml`: one TLS stack,
+/// one crypto provider, allowed licences, crates.io only. Advisories need the network and are
+/// not checked here. cargo-deny is installed from crates.io when missing.
+fn supply_chain() -> TaskResult {
+    let present = Command::new("cargo")
+        .args(["deny", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        eprintln!("cargo-deny is missing: installing it (once; takes a few minutes)");
+        run(cargo().args(["install", "cargo-deny", "--locked"]))?;
+    }
+    run(cargo().args(["deny", "check", "bans", "licenses", "sources"]))
 }
 
 /// Every publishable crate packages (manifest metadata, included files).
