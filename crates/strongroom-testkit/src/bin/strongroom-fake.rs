@@ -1,6 +1,6 @@
 //! Runs one fake server until killed, for out-of-process clients (the vendors' Python SDKs).
 //!
-//! `strongroom-fake <conjur|akeyless|azure>` prints one JSON line on stdout — the environment
+//! `strongroom-fake <conjur|akeyless|azure|gcp>` prints one JSON line on stdout — the environment
 //! a client needs (`FAKE_URL`, credentials, CA file) — then serves until it is killed.
 
 use std::io::Write;
@@ -14,8 +14,9 @@ async fn main() {
         "conjur" => fakes::conjur::standalone().await,
         "akeyless" => fakes::akeyless::standalone().await,
         "azure" => fakes::azure::standalone().await,
+        "gcp" => fakes::gcp::standalone().await,
         other => {
-            eprintln!("usage: strongroom-fake <conjur|akeyless|azure> (got `{other}`)");
+            eprintln!("usage: strongroom-fake <conjur|akeyless|azure|gcp> (got `{other}`)");
             std::process::exit(2);
         }
     };

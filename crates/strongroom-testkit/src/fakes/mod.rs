@@ -10,6 +10,7 @@
 pub mod akeyless;
 pub mod azure;
 pub mod conjur;
+pub mod gcp;
 
 /// A fake started for an out-of-process client: keep `keep_alive` alive while it serves;
 /// `env` holds what the client needs (URL, credentials, CA file), as environment variables.
