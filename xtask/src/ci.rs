@@ -55,6 +55,12 @@ pub const PROVIDERS: &[Provider] = &[
         ],
     },
     Provider {
+        name: "gcp",
+        krate: "strongroom-gcp",
+        sdk_check: true,
+        signature: &["strongroom-gcp", "crc32c"],
+    },
+    Provider {
         name: "redis",
         krate: "strongroom-redis",
         sdk_check: false,

@@ -17,6 +17,7 @@ const PY_PACKAGES: &[&str] = &[
     "akeyless",
     "azure-keyvault-secrets",
     "azure-identity",
+    "google-cloud-secret-manager",
 ];
 
 /// Paths of the tools, exported to the tests as environment variables.

@@ -4,7 +4,7 @@
 //!
 //! * `KEY_MANAGEMENT_SYSTEM` (or `STRONGROOM_KEY_MANAGEMENT_SYSTEM`; in `config.yaml`
 //!   `general_settings.key_management_system`): `cyberark`, `hashicorp_vault`, `akeyless`,
-//!   `aws_secret_manager`, `azure_key_vault` or `local`.
+//!   `aws_secret_manager`, `azure_key_vault`, `google_secret_manager` or `local`.
 //! * `KEY_MANAGEMENT_SETTINGS` (`general_settings.key_management_settings`): every key of
 //!   LiteLLM's `KeyManagementSettings` ([`KeyManagementSettings`]); a key LiteLLM does not know
 //!   is an error.

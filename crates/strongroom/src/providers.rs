@@ -197,6 +197,14 @@ pub static PROVIDERS: &[Provider] = &[
         "azure",
         strongroom_azure::AzureConfig
     ),
+    provider!(
+        "gcp",
+        ["gcp", "google", "google-secret-manager", "gcp-secret-manager"],
+        Some("google_secret_manager"),
+        [],
+        "gcp",
+        strongroom_gcp::GcpConfig
+    ),
 ];
 
 /// The provider a configuration names, by any accepted spelling.
