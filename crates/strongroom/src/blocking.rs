@@ -1,15 +1,19 @@
 //! `strongroom::blocking::Client` for synchronous callers.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use strongroom_core::{
-    DeleteOptions, Error, ErrorKind, ReadOptions, Result, Secret, SecretName, SecretValue,
-    WriteOptions, WriteOutcome,
+    CacheStats, DeleteOptions, Error, ErrorKind, ReadOptions, Result, Secret, SecretName,
+    SecretValue, SecretWatch, WatchOptions, WatchStatus, WriteOptions, WriteOutcome,
 };
 
 use crate::Registry;
 
-/// A synchronous client over a [`Registry`], with its own single-threaded runtime. Don't call
+/// A synchronous client over a [`Registry`], with its own runtime (one worker thread, which
+/// also runs the background refreshes of watches and refresh-ahead between calls). Don't call
 /// it from inside an async runtime (use the `Registry` there).
 ///
 /// Every call takes the caller's groups, checked against the manager's `allowed_groups` as
@@ -37,7 +41,11 @@ pub struct Client {
 
 impl Client {
     fn runtime() -> Result<tokio::runtime::Runtime> {
-        tokio::runtime::Builder::new_current_thread()
+        // A worker thread, not a current-thread runtime: background refreshes must run while
+        // the caller is not inside a call.
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("strongroom-blocking")
             .enable_all()
             .build()
             .map_err(|e| Error::new(ErrorKind::Config, format!("cannot start a runtime: {e}")))
@@ -139,5 +147,83 @@ impl Client {
     pub fn render(&self, template: &str, groups: &[String]) -> Result<SecretValue> {
         self.runtime
             .block_on(self.registry.render(template, groups))
+    }
+
+    /// Watches a secret for a caller in `groups` (see [`Registry::watch`]). The refresher runs
+    /// on the client's worker thread; the watch borrows the client, so it cannot outlive it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strongroom::WatchOptions;
+    /// use strongroom::blocking::Client;
+    /// let client = Client::from_toml_str(r#"
+    ///     [managers.dev]
+    ///     provider = "memory"
+    ///     access_mode = "read_and_write"
+    /// "#).unwrap();
+    /// client.put("dev", "db/password", "v1".into(), &[]).unwrap();
+    /// let mut watch = client.watch("dev", "db/password", &[], &WatchOptions::new()).unwrap();
+    /// assert_eq!(watch.current().unwrap().value.expose_str().unwrap(), "v1");
+    /// client.put("dev", "db/password", "v2".into(), &[]).unwrap();
+    /// assert!(watch.wait_changed(Some(Duration::from_secs(30))).unwrap());
+    /// assert_eq!(watch.current().unwrap().value.expose_str().unwrap(), "v2");
+    /// ```
+    pub fn watch(
+        &self,
+        manager: &str,
+        name: &str,
+        groups: &[String],
+        opts: &WatchOptions,
+    ) -> Result<BlockingWatch<'_>> {
+        let name = SecretName::new(name)?;
+        let watch = self
+            .runtime
+            .block_on(self.registry.watch(manager, &name, groups, opts))?;
+        Ok(BlockingWatch {
+            client: self,
+            watch,
+        })
+    }
+
+    /// The statistics of the cached managers a caller in `groups` may use (see
+    /// [`Registry::stats`]).
+    pub fn stats(&self, groups: &[String]) -> BTreeMap<String, CacheStats> {
+        self.registry.stats(groups)
+    }
+}
+
+/// A [`SecretWatch`] for synchronous callers (from [`Client::watch`]).
+#[derive(Debug)]
+pub struct BlockingWatch<'c> {
+    client: &'c Client,
+    watch: SecretWatch,
+}
+
+impl BlockingWatch<'_> {
+    /// The latest value, without I/O (see [`SecretWatch::current`]).
+    pub fn current(&self) -> Option<Arc<Secret>> {
+        self.watch.current()
+    }
+
+    /// When the value was last refreshed, and the last error.
+    pub fn status(&self) -> WatchStatus {
+        self.watch.status()
+    }
+
+    /// Blocks until the value or version changes (`Ok(true)`), or `timeout` passes
+    /// (`Ok(false)`); `None` waits as long as it takes.
+    pub fn wait_changed(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let changed = self.watch.changed();
+        match timeout {
+            None => self.client.runtime.block_on(changed).map(|()| true),
+            Some(t) => match self
+                .client
+                .runtime
+                .block_on(async { tokio::time::timeout(t, changed).await })
+            {
+                Ok(done) => done.map(|()| true),
+                Err(_elapsed) => Ok(false),
+            },
+        }
     }
 }

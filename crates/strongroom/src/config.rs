@@ -13,7 +13,7 @@
 //! access_mode = "read_only"        # read_only | write_only | read_and_write
 //! prefix = "litellm/"
 //! allowed_groups = ["ops", "ml"]   # omit to allow every caller
-//! cache = { ttl = "5m", stale_if_error = "1h" }
+//! cache = { ttl = "5m", stale_if_error = "1h", refresh_ahead = 0.8 }
 //! settings = { addr = "https://vault.example:8200", token = "${env:VAULT_TOKEN}" }
 //! ```
 //!
@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use strongroom_core::config::parse::de;
-use strongroom_core::{AccessMode, Error, Result};
+use strongroom_core::{AccessMode, CachePolicy, Error, Result};
 
 pub use strongroom_core::config::{
     Field, FieldInfo, FieldKind, HttpConfig, HttpPart, Origin, ProviderConfig, Settings,
@@ -145,10 +145,91 @@ pub struct ManagerCache {
     /// Serve the last good value this long past its freshness while the backend fails.
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub stale_if_error: Option<Duration>,
+    /// Refresh-ahead: a hit once this fraction of the TTL has passed is answered at once and
+    /// starts one background refresh, so no reader of a hot key waits for the backend when
+    /// the TTL runs out. A fraction from 0.1 to 0.99, `true` (= 0.8) or `false` (off).
+    /// Default: on, at [`DEFAULT_REFRESH_AHEAD`] (`None` here = off).
+    #[serde(
+        default = "default_refresh_ahead",
+        deserialize_with = "refresh_ahead_fraction"
+    )]
+    pub refresh_ahead: Option<f64>,
 }
+
+/// The refresh-ahead fraction of a manager that sets none: on, at 80 % of the TTL.
+///
+/// On by default because it costs little and removes the one wait every cache otherwise
+/// has: only a key read in the last 20 % of its TTL is refreshed (an idle key costs nothing),
+/// a key read continuously costs at most 1.25 backend reads per TTL instead of 1, and no
+/// reader waits for the backend when the TTL runs out. Turn it off (`refresh_ahead = false`)
+/// for a backend billed or throttled per call where that extra quarter matters.
+pub const DEFAULT_REFRESH_AHEAD: f64 = 0.8;
 
 fn yes() -> bool {
     true
+}
+
+/// The cache policy of a manager whose configuration says nothing about its cache (the
+/// LiteLLM-style managers, the CLI's embedded default): default TTL, refresh-ahead at
+/// [`DEFAULT_REFRESH_AHEAD`], no stale-if-error.
+///
+/// ```
+/// let policy = strongroom::config::default_cache_policy("local");
+/// assert_eq!((policy.ttl, policy.refresh_ahead), (None, Some(0.8)));
+/// ```
+pub fn default_cache_policy(name: &str) -> CachePolicy {
+    CachePolicy::new(name).refresh_ahead(DEFAULT_REFRESH_AHEAD)
+}
+
+fn default_refresh_ahead() -> Option<f64> {
+    Some(DEFAULT_REFRESH_AHEAD)
+}
+
+/// What `refresh_ahead` accepts, for error messages.
+const REFRESH_AHEAD_FORMS: &str =
+    "a fraction of the TTL from 0.1 to 0.99 (e.g. 0.8), true (= 0.8) or false (off)";
+
+/// `refresh_ahead`: a fraction (`0.8`, `"0.8"`), `true`/`"on"` (the default fraction),
+/// `false`/`"off"`/`0` (off). A fraction outside 0.1–0.99 is refused, not clamped.
+fn parse_refresh_ahead(text: &str) -> std::result::Result<Option<f64>, String> {
+    if let Ok(on) = parse::bool(text)
+        && text.trim() != "1"
+    {
+        return Ok(on.then_some(DEFAULT_REFRESH_AHEAD));
+    }
+    match text.trim().parse::<f64>() {
+        Ok(0.0) => Ok(None),
+        Ok(f) if (0.1..=0.99).contains(&f) => Ok(Some(f)),
+        _ => Err(format!("expected {REFRESH_AHEAD_FORMS}")),
+    }
+}
+
+fn refresh_ahead_fraction<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<f64>, D::Error> {
+    struct Fraction;
+    impl serde::de::Visitor<'_> for Fraction {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(REFRESH_AHEAD_FORMS)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            parse_refresh_ahead(v).map_err(E::custom)
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<Self::Value, E> {
+            Ok(v.then_some(DEFAULT_REFRESH_AHEAD))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            parse_refresh_ahead(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            parse_refresh_ahead(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            parse_refresh_ahead(&v.to_string()).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Fraction)
 }
 
 impl Default for ManagerCache {
@@ -157,7 +238,34 @@ impl Default for ManagerCache {
             enabled: true,
             ttl: None,
             stale_if_error: None,
+            refresh_ahead: default_refresh_ahead(),
         }
+    }
+}
+
+impl ManagerCache {
+    /// The cache policy of manager `name` (`None` when caching is off).
+    ///
+    /// ```
+    /// use strongroom::config::ManagerCache;
+    /// let policy = ManagerCache::default().policy("vault").unwrap();
+    /// assert_eq!(policy.refresh_ahead, Some(0.8));
+    /// ```
+    pub fn policy(&self, name: &str) -> Option<CachePolicy> {
+        if !self.enabled {
+            return None;
+        }
+        let mut policy = CachePolicy::new(name);
+        if let Some(ttl) = self.ttl {
+            policy = policy.ttl(ttl);
+        }
+        if let Some(stale) = self.stale_if_error {
+            policy = policy.stale_if_error(stale);
+        }
+        if let Some(fraction) = self.refresh_ahead {
+            policy = policy.refresh_ahead(fraction);
+        }
+        Some(policy)
     }
 }
 
@@ -177,7 +285,7 @@ const MANAGER_KEYS: &[&str] = &[
     "description",
     "tags",
 ];
-const MANAGER_CACHE_KEYS: &[&str] = &["enabled", "ttl", "stale_if_error"];
+const MANAGER_CACHE_KEYS: &[&str] = &["enabled", "ttl", "stale_if_error", "refresh_ahead"];
 
 /// An unknown key: names where it is, the closest valid key and all of them.
 fn unknown_key(path: &str, key: &str, what: &str, valid: &[&str]) -> Error {
@@ -450,6 +558,38 @@ mod tests {
             cfg.managers["vault"].cache.stale_if_error,
             Some(Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn refresh_ahead_forms() {
+        let cache = |v: &str| {
+            Config::from_toml(&format!(
+                "[managers.v]\nprovider = \"memory\"\ncache = {{ refresh_ahead = {v} }}\n"
+            ))
+            .map(|c| c.managers["v"].cache.refresh_ahead)
+        };
+        assert_eq!(cache("0.75").unwrap(), Some(0.75));
+        assert_eq!(cache("\"0.9\"").unwrap(), Some(0.9));
+        assert_eq!(cache("true").unwrap(), Some(DEFAULT_REFRESH_AHEAD));
+        assert_eq!(cache("\"on\"").unwrap(), Some(DEFAULT_REFRESH_AHEAD));
+        assert_eq!(cache("false").unwrap(), None);
+        assert_eq!(cache("\"off\"").unwrap(), None);
+        assert_eq!(cache("0").unwrap(), None);
+        for bad in ["1", "1.5", "0.05", "-0.5", "\"soon\"", "\"nan\""] {
+            let err = cache(bad).unwrap_err().to_string();
+            assert!(err.contains("fraction of the TTL"), "{bad}: {err}");
+        }
+        // Unset: on, at the default fraction.
+        let cfg = Config::from_toml("[managers.v]\nprovider = \"memory\"\n").unwrap();
+        assert_eq!(
+            cfg.managers["v"].cache.refresh_ahead,
+            Some(DEFAULT_REFRESH_AHEAD)
+        );
+        let cfg = Config::from_toml("[managers.v]\nprovider = \"memory\"\ncache = { ttl = 60 }\n")
+            .unwrap();
+        let policy = cfg.managers["v"].cache.policy("v").unwrap();
+        assert_eq!(policy.refresh_ahead, Some(DEFAULT_REFRESH_AHEAD));
+        assert_eq!(policy.ttl, Some(Duration::from_secs(60)));
     }
 
     #[test]

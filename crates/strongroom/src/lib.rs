@@ -11,6 +11,9 @@
 //! * [`Registry`]: named managers from a TOML file ([`config`]) or from LiteLLM-style
 //!   environment variables ([`litellm`]), placeholders resolved for a caller's groups.
 //! * [`blocking::Client`] (feature `blocking`) for synchronous callers.
+//! * Watches ([`Registry::watch`]), refresh-ahead (on by default for configured managers) and
+//!   per-manager statistics ([`Registry::stats`]); with the feature `metrics`, the same
+//!   statistics through the `metrics` crate ([`Registry::record_metrics`]).
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -45,6 +48,9 @@ pub mod trust;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 pub use cache::build_cache;
 pub use registry::{CacheView, GroupResolver, Manager, Registry};

@@ -24,10 +24,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use strongroom_core::config::warn_once;
 use strongroom_core::{
-    AccessMode, CachePolicy, Error, MemoryCache, Result, SecretCache, SecretStore, SecretStoreExt,
-    SecretValue,
+    AccessMode, Error, MemoryCache, Result, SecretCache, SecretStore, SecretStoreExt, SecretValue,
 };
 
+use crate::config::default_cache_policy as default_policy;
 pub use crate::layers::{HostedKeys, PrimarySecret, WriteDefaults};
 use crate::providers::{BuildContext, PROVIDERS, Provider};
 use crate::registry::{Manager, ManagerLayers, Registry};
@@ -394,7 +394,7 @@ impl LiteLlmSetup {
             &manager_name,
             provider.name,
             plain.wrap("key_management_settings", Arc::clone(&backend), &ctx)?,
-            Some((Arc::clone(&cache), CachePolicy::new(&manager_name))),
+            Some((Arc::clone(&cache), default_policy(&manager_name))),
             "",
             kms.access_mode,
             None,
@@ -416,7 +416,7 @@ impl LiteLlmSetup {
             VIRTUAL_KEYS_MANAGER,
             provider.name,
             vk_backend,
-            Some((cache, CachePolicy::new(VIRTUAL_KEYS_MANAGER))),
+            Some((cache, default_policy(VIRTUAL_KEYS_MANAGER))),
             &kms.prefix_for_stored_virtual_keys,
             vk_mode,
             None,

@@ -5,9 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use strongroom_core::{
-    AccessMode, CacheEntryInfo, CachePolicy, CacheScope, Error, ErrorKind, Operation, Placeholder,
-    PlaceholderResolver, ReadOptions, Result, SecretCache, SecretName, SecretStore, SecretStoreExt,
-    SecretValue, Template, async_trait, validate_manager_name,
+    AccessMode, CacheEntryInfo, CachePolicy, CacheScope, CacheStats, Cached, Clock, Error,
+    ErrorKind, Operation, Placeholder, PlaceholderResolver, ReadOptions, Result, SecretCache,
+    SecretName, SecretStore, SecretStoreExt, SecretValue, SecretWatch, Template, WatchOptions,
+    async_trait, validate_manager_name,
 };
 
 use crate::config::{Config, ManagerConfig, manager_settings};
@@ -27,6 +28,8 @@ pub struct Manager {
     cache_scope: Option<CacheScope>,
     prefix: String,
     store: Arc<dyn SecretStore>,
+    /// The cache layer inside `store`, kept for its statistics.
+    cached: Option<Arc<Cached<Arc<dyn SecretStore>>>>,
 }
 
 impl Manager {
@@ -40,17 +43,71 @@ impl Manager {
         access_mode: AccessMode,
         allowed_groups: Option<Vec<String>>,
     ) -> Result<Manager> {
+        Manager::build(
+            name,
+            provider,
+            backend,
+            cache,
+            None,
+            prefix,
+            access_mode,
+            allowed_groups,
+        )
+    }
+
+    /// [`Manager::new`] with the clock its cache layer uses for freshness, refresh-ahead and
+    /// watches (tests pass a [`ManualClock`](strongroom_core::ManualClock)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_clock(
+        name: &str,
+        provider: &str,
+        backend: Arc<dyn SecretStore>,
+        cache: Option<(Arc<dyn SecretCache>, CachePolicy)>,
+        clock: Arc<dyn Clock>,
+        prefix: &str,
+        access_mode: AccessMode,
+        allowed_groups: Option<Vec<String>>,
+    ) -> Result<Manager> {
+        Manager::build(
+            name,
+            provider,
+            backend,
+            cache,
+            Some(clock),
+            prefix,
+            access_mode,
+            allowed_groups,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        name: &str,
+        provider: &str,
+        backend: Arc<dyn SecretStore>,
+        cache: Option<(Arc<dyn SecretCache>, CachePolicy)>,
+        clock: Option<Arc<dyn Clock>>,
+        prefix: &str,
+        access_mode: AccessMode,
+        allowed_groups: Option<Vec<String>>,
+    ) -> Result<Manager> {
         validate_manager_name(name)?;
         let mut cache_scope = None;
-        let cached: Arc<dyn SecretStore> = match cache {
+        let mut cached = None;
+        let inner: Arc<dyn SecretStore> = match cache {
             Some((cache, policy)) => {
-                let layer = backend.with_cache(cache, policy);
+                let mut layer = backend.with_cache(cache, policy);
+                if let Some(clock) = clock {
+                    layer = layer.with_clock(clock);
+                }
                 cache_scope = Some(layer.scope());
-                Arc::new(layer)
+                let layer = Arc::new(layer);
+                cached = Some(Arc::clone(&layer));
+                layer
             }
             None => backend,
         };
-        let prefixed = cached.with_prefix(prefix);
+        let prefixed = inner.with_prefix(prefix);
         let prefix = prefixed.prefix().to_owned();
         let store = Arc::new(prefixed.with_access_mode(access_mode));
         Ok(Manager {
@@ -61,7 +118,33 @@ impl Manager {
             cache_scope,
             prefix,
             store,
+            cached,
         })
+    }
+
+    /// What this manager's cache layer has done since it was built (hits, misses, stale
+    /// answers, refreshes, backend reads and errors, single-flight joins, live watches);
+    /// `None` when the manager is uncached. The counters are this process's.
+    pub fn stats(&self) -> Option<CacheStats> {
+        self.cached.as_ref().map(|c| c.stats())
+    }
+
+    /// The cache policy, `None` when the manager is uncached.
+    pub fn cache_policy(&self) -> Option<&CachePolicy> {
+        self.cached.as_ref().map(|c| c.policy())
+    }
+
+    /// Watches `name` (as this manager names it): see [`SecretWatch`]. The manager's access
+    /// mode applies (a `write_only` manager refuses); an uncached manager cannot be watched.
+    pub async fn watch(&self, name: &SecretName, opts: &WatchOptions) -> Result<SecretWatch> {
+        if self.cached.is_none() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("manager `{}` has no cache, and a watch needs one", self.name),
+            )
+            .with_hint("turn its cache on (`cache = { enabled = true }`, and [cache] kind other than \"none\")"));
+        }
+        self.store.watch(name, opts).await
     }
 
     /// The manager's name.
@@ -216,6 +299,10 @@ impl Registry {
     /// Builds every manager of `config`. No I/O but the Redis cache's set-up and reading
     /// configured files (CA bundles, keys).
     pub async fn from_config(config: &Config) -> Result<Registry> {
+        Registry::build(config, None).await
+    }
+
+    async fn build(config: &Config, clock: Option<Arc<dyn Clock>>) -> Result<Registry> {
         let credential_env = config.credential_variables();
         let ctx = BuildContext {
             denied_env: credential_env.clone(),
@@ -225,7 +312,7 @@ impl Registry {
         registry.credential_env = credential_env;
         for (name, mc) in &config.managers {
             let manager = registry
-                .build_manager(name, mc, &ctx)
+                .build_manager(name, mc, &ctx, clock.clone())
                 .map_err(|e| in_manager(e, name))?;
             registry.insert(manager)?;
         }
@@ -239,6 +326,15 @@ impl Registry {
             registry.default_manager = Some(default.clone());
         }
         Ok(registry)
+    }
+
+    /// [`Registry::from_config`] with the clock the managers' cache layers use for freshness,
+    /// refresh-ahead and watches (tests pass a [`ManualClock`](strongroom_core::ManualClock)).
+    pub async fn from_config_with_clock(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Registry> {
+        Registry::build(config, Some(clock)).await
     }
 
     /// Parses TOML text and builds the registry.
@@ -256,7 +352,13 @@ impl Registry {
             .map_err(|e| in_file(e, path))
     }
 
-    fn build_manager(&self, name: &str, mc: &ManagerConfig, ctx: &BuildContext) -> Result<Manager> {
+    fn build_manager(
+        &self,
+        name: &str,
+        mc: &ManagerConfig,
+        ctx: &BuildContext,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Manager> {
         validate_manager_name(name)?;
         let setting = format!("managers.{name}");
         let provider = provider_or_error(&format!("{setting}.provider"), &mc.provider)?;
@@ -277,24 +379,16 @@ impl Registry {
             tags: mc.tags.clone(),
         };
         let backend = layers.wrap(&setting, backend, ctx)?;
-        let cache = match (&self.cache, mc.cache.enabled) {
-            (Some(cache), true) => {
-                let mut policy = CachePolicy::new(name);
-                if let Some(ttl) = mc.cache.ttl {
-                    policy = policy.ttl(ttl);
-                }
-                if let Some(stale) = mc.cache.stale_if_error {
-                    policy = policy.stale_if_error(stale);
-                }
-                Some((Arc::clone(cache), policy))
-            }
+        let cache = match (&self.cache, mc.cache.policy(name)) {
+            (Some(cache), Some(policy)) => Some((Arc::clone(cache), policy)),
             _ => None,
         };
-        Manager::new(
+        Manager::build(
             name,
             provider.name,
             backend,
             cache,
+            clock,
             &mc.prefix,
             mc.access_mode,
             mc.allowed_groups.clone(),
@@ -394,6 +488,64 @@ impl Registry {
     /// The managers a caller in `groups` may use, by name.
     pub fn managers<'a>(&'a self, groups: &'a [String]) -> impl Iterator<Item = &'a Manager> + 'a {
         self.managers.values().filter(move |m| m.allows(groups))
+    }
+
+    /// Watches `name` of manager `manager` for a caller in `groups` (checked like every
+    /// accessor): see [`SecretWatch`] and [`Manager::watch`]. One background refresher per
+    /// secret per process, however many watches; it stops when the last watch is dropped.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use strongroom::{Registry, SecretName, WatchOptions, WriteOptions};
+    /// let registry = Registry::from_toml_str(r#"
+    ///     [managers.dev]
+    ///     provider = "memory"
+    ///     access_mode = "read_and_write"
+    /// "#).await.unwrap();
+    /// let name = SecretName::new("db/password").unwrap();
+    /// let dev = registry.manager("dev", &[]).unwrap().store();
+    /// dev.write(&name, "v1".into(), &WriteOptions::new()).await.unwrap();
+    /// let mut watch = registry.watch("dev", &name, &[], &WatchOptions::new()).await.unwrap();
+    /// assert_eq!(watch.current().unwrap().value.expose_str().unwrap(), "v1");
+    /// dev.write(&name, "v2".into(), &WriteOptions::new()).await.unwrap();
+    /// watch.changed().await.unwrap();
+    /// assert_eq!(watch.current().unwrap().value.expose_str().unwrap(), "v2");
+    /// # });
+    /// ```
+    pub async fn watch(
+        &self,
+        manager: &str,
+        name: &SecretName,
+        groups: &[String],
+        opts: &WatchOptions,
+    ) -> Result<SecretWatch> {
+        self.manager(manager, groups)?.watch(name, opts).await
+    }
+
+    /// The statistics of the cached managers a caller in `groups` may use, by name (see
+    /// [`Manager::stats`]; uncached managers are left out). The counters are this process's.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use strongroom::{ReadOptions, Registry, SecretName, WriteOptions};
+    /// let registry = Registry::from_toml_str(r#"
+    ///     [managers.dev]
+    ///     provider = "memory"
+    ///     access_mode = "read_and_write"
+    /// "#).await.unwrap();
+    /// let name = SecretName::new("k").unwrap();
+    /// let dev = registry.manager("dev", &[]).unwrap().store();
+    /// dev.write(&name, "v".into(), &WriteOptions::new()).await.unwrap();
+    /// dev.read(&name, &ReadOptions::new()).await.unwrap(); // miss: one backend read
+    /// dev.read(&name, &ReadOptions::new()).await.unwrap(); // hit
+    /// let stats = registry.stats(&[])["dev"];
+    /// assert_eq!((stats.hits, stats.misses, stats.backend_reads), (1, 1, 1));
+    /// # });
+    /// ```
+    pub fn stats(&self, groups: &[String]) -> BTreeMap<String, CacheStats> {
+        self.managers(groups)
+            .filter_map(|m| Some((m.name.clone(), m.stats()?)))
+            .collect()
     }
 
     /// The names of every configured manager (names only: no access to any of them).
