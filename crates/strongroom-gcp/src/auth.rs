@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -155,6 +155,9 @@ fn read_small(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
     std::fs::read(path).map(Zeroizing::new)
 }
 
+/// Validates a credential-source URL: `(url, whether it is local)`.
+pub(crate) type LocalUrlCheck<'a> = &'a dyn Fn(&str, &str) -> Result<(String, bool)>;
+
 /// What a credentials file holds, and the project it names (service accounts).
 pub(crate) struct LoadedFile {
     pub(crate) source: Source,
@@ -167,7 +170,7 @@ pub(crate) struct LoadedFile {
 pub(crate) fn load_credentials_file(
     path: &Path,
     url: &dyn Fn(&str, &str) -> Result<String>,
-    local_url: &dyn Fn(&str, &str) -> Result<(String, bool)>,
+    local_url: LocalUrlCheck<'_>,
     problem: &dyn Fn(String) -> Error,
 ) -> Result<LoadedFile> {
     let bytes =
@@ -186,7 +189,7 @@ pub(crate) fn load_credentials_file(
 fn parse_credentials(
     v: &serde_json::Value,
     url: &dyn Fn(&str, &str) -> Result<String>,
-    local_url: &dyn Fn(&str, &str) -> Result<(String, bool)>,
+    local_url: LocalUrlCheck<'_>,
     problem: &dyn Fn(String) -> Error,
 ) -> Result<LoadedFile> {
     let text = |k: &str| v[k].as_str().map(str::to_owned).filter(|s| !s.is_empty());
@@ -411,9 +414,8 @@ impl Auth {
                 });
             }
             Source::ServiceAccount(sa) => {
-                let now = self
-                    .clock
-                    .system_now()
+                // The server checks iat/exp against its wall clock, not ours to fake.
+                let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs();

@@ -2,8 +2,8 @@
 //! order, same variables and defaults (the workspace test checks every provider the same way;
 //! this one runs with the crate).
 
-use strongroom_gcp::GcpConfig;
 use strongroom_core::config::ProviderConfig;
+use strongroom_gcp::GcpConfig;
 
 #[test]
 fn the_gcp_table_matches_the_config_struct() {

@@ -516,7 +516,7 @@ fn token_endpoint(shared: &Shared, body: &[u8]) -> Response {
                     == Some("urn:ietf:params:oauth:token-type:access_token")
                 && f.get("audience")
                     .is_some_and(|a| a.starts_with("//iam.googleapis.com/"))
-                && f.get("scope").is_some();
+                && f.contains_key("scope");
             if !ok {
                 return oauth_error(
                     "invalid_grant",
@@ -876,7 +876,7 @@ fn list(g: &mut Inner, uri: &Uri) -> Response {
         .iter()
         .filter(|(id, _)| needle.as_ref().is_none_or(|n| id.contains(n.as_str())))
         .collect();
-    all.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+    all.sort_by_key(|e| std::cmp::Reverse(e.1.created));
     let total = all.len();
     let page: Vec<Value> = all
         .iter()
