@@ -324,9 +324,12 @@ impl fmt::Debug for RedisCache {
     }
 }
 
-fn fresh_now(entry: &CacheEntry) -> bool {
+/// Whether an entry found at fill time may answer the miss: fresh, and stored recently (within
+/// `recent`) — a fill that just happened, not an old entry this process never looked at (a
+/// forced refresh must not be answered by one).
+fn usable_fill(entry: &CacheEntry, recent: Duration) -> bool {
     let now = SystemTime::now();
-    now < entry.fresh_until && !entry.secret.is_expired(now)
+    now < entry.fresh_until && !entry.secret.is_expired(now) && now < entry.stored_at + recent
 }
 
 #[async_trait]
@@ -404,6 +407,7 @@ impl SecretCache for RedisCache {
                 state.saw(tags.id(), fill);
             }
             state.near_put(key, &tags, &entry, before).await;
+            state.mark_filled(tags.id());
             state.wake(&tags.id());
             self.spublish(&tags.name, Message::Stored(&tags)).await;
         } else {
@@ -559,13 +563,13 @@ impl SecretCache for RedisCache {
             ns.generation_key(&tags),
         );
         let token = hex(&rand::random::<[u8; 16]>());
-        let notify = state.waiter(id);
+        let waiter = state.waiter(id);
         let deadline = tokio::time::Instant::now() + lease.wait;
         let mut seen = state.seen(&id).map(|f| f.to_vec()).unwrap_or_default();
         let mut waited = false;
         let outcome = loop {
             // Registered before looking, so a wake between the look and the wait is kept.
-            let notified = notify.notified();
+            let notified = waiter.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let before = state.snapshot(&tags.name);
@@ -590,7 +594,7 @@ impl SecretCache for RedisCache {
                 2 => {
                     let value = zeroize::Zeroizing::new(value);
                     match self.open(&rk, &value, key) {
-                        Some(entry) if fresh_now(&entry) => {
+                        Some(entry) if usable_fill(&entry, lease.wait + lease.ttl) => {
                             if let Some(fill) = fill_id(&value) {
                                 state.saw(id, fill);
                             }
@@ -603,6 +607,7 @@ impl SecretCache for RedisCache {
                     }
                 }
                 1 => {
+                    state.take_filled(&id);
                     state.expect(id, generation.into_boxed_slice());
                     let renew = self.start_renewal(lk.clone(), token.clone());
                     let lease_id = self.inner.next_lease.fetch_add(1, Ordering::Relaxed);
@@ -621,6 +626,13 @@ impl SecretCache for RedisCache {
                     );
                     incr(&state.counters.leads);
                     break Fill::Lead(lease_id);
+                }
+                3 => {
+                    // The last fill ended without an entry: read for ourselves, as without a
+                    // lease (a failing backend is not retried one process at a time).
+                    state.expect(id, generation.into_boxed_slice());
+                    incr(&state.counters.alone);
+                    break Fill::Alone;
                 }
                 _ => {
                     if !waited {
@@ -641,7 +653,7 @@ impl SecretCache for RedisCache {
                 }
             }
         };
-        state.drop_waiter(&id, notify);
+        state.drop_waiter(&id, waiter);
         outcome
     }
 
@@ -654,16 +666,36 @@ impl SecretCache for RedisCache {
             .remove(&lease);
         let Some(held) = held else { return };
         held.renew.abort();
-        let (channel, message) = self.in_script(&held.tags.name, Message::Released(&held.tags));
+        let state = &self.inner.state;
+        let id = held.tags.id();
+        let filled = state.take_filled(&id);
+        let message = || {
+            if filled {
+                Message::Released(&held.tags)
+            } else {
+                Message::Failed(&held.tags)
+            }
+        };
+        let (channel, payload) = self.in_script(&held.tags.name, message());
         let mut inv = scripts::RELEASE.key(&held.lease_key);
-        inv.arg(&held.token).arg(channel).arg(message);
+        let failed_ms = if filled {
+            0
+        } else {
+            self.inner
+                .lease
+                .as_ref()
+                .map_or(0, |l| l.ttl.as_millis() as u64)
+        };
+        inv.arg(&held.token)
+            .arg(channel)
+            .arg(payload)
+            .arg(failed_ms);
         if let Err(e) =
             timed::<i64, _>("release", self.inner.timeout, self.inner.conn.script(&inv)).await
         {
             tracing::warn!(error = %e, "redis cache: releasing a fill lease failed; it expires by itself");
         }
-        self.inner.state.wake(&held.tags.id());
-        self.spublish(&held.tags.name, Message::Released(&held.tags))
-            .await;
+        state.wake(&id);
+        self.spublish(&held.tags.name, message()).await;
     }
 }

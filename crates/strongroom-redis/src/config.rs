@@ -49,7 +49,7 @@ const MAX_PREFIX_LEN: usize = 128;
 /// assert!(config.near);
 /// assert_eq!(config.lease_ttl, std::time::Duration::from_millis(500));
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct RedisConfig {
@@ -136,6 +136,50 @@ impl Default for RedisConfig {
             seal_key: None,
             previous_seal_keys: Vec::new(),
         }
+    }
+}
+
+/// A URL for `Debug`: any `user:password@` (refused by `build()`, but a config can be printed
+/// before it is built) replaced by `[REDACTED]@`.
+fn shown(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}[REDACTED]{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.url.as_deref().map(shown))
+            .field(
+                "cluster_urls",
+                &self
+                    .cluster_urls
+                    .iter()
+                    .map(|u| shown(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field("key", &self.key)
+            .field("old_keys", &self.old_keys)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("ca_file", &self.ca_file)
+            .field("allow_insecure_transport", &self.allow_insecure_transport)
+            .field("near", &self.near)
+            .field("near_capacity", &self.near_capacity)
+            .field("lease", &self.lease)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("lease_wait", &self.lease_wait)
+            .field("heartbeat", &self.heartbeat)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "[set]"))
+            .field("seal_key", &self.seal_key)
+            .field("previous_seal_keys", &self.previous_seal_keys.len())
+            .finish()
     }
 }
 
@@ -742,6 +786,8 @@ mod tests {
 
     #[test]
     fn builder_setters_assign_fields() {
+        let unbuilt = RedisCacheBuilder::new("rediss://svc:hunter2@cache.example:6380");
+        assert!(!format!("{unbuilt:?}").contains("hunter2"), "{unbuilt:?}");
         let b = RedisCacheBuilder::new("redis://127.0.0.1:1")
             .with_key(SealKey::generate())
             .with_previous_key(SealKey::generate())

@@ -2,7 +2,8 @@
 //!
 //! Messages carry digests, never names: `i` (a secret was invalidated: its name digest in each
 //! namespace of the sender's key ring), `s` (a new value of one variant was stored), `r` (a
-//! fill lease was released), `c` (a scope or everything was cleared). Each starts with the
+//! fill lease was released after a store), `f` (a fill lease was released without one: the
+//! waiters read for themselves), `c` (a scope or everything was cleared). Each starts with the
 //! sender's origin id, so a process skips what it already did itself.
 //!
 //! One task per cache keeps one subscription *session*: connect (RESP3), subscribe every
@@ -48,6 +49,7 @@ pub(crate) enum Message<'a> {
     Invalidated(&'a [NameTag]),
     Stored(&'a Tags),
     Released(&'a Tags),
+    Failed(&'a Tags),
     Cleared,
 }
 
@@ -58,6 +60,7 @@ impl Message<'_> {
             Message::Invalidated(_) => (b'i', None),
             Message::Stored(t) => (b's', Some(t)),
             Message::Released(t) => (b'r', Some(t)),
+            Message::Failed(t) => (b'f', Some(t)),
             Message::Cleared => (b'c', None),
         };
         out.push(kind);
@@ -100,7 +103,7 @@ pub(crate) async fn handle(state: &State, payload: &[u8]) {
                 state.invalidated(&tags).await;
             }
         }
-        b's' | b'r' => {
+        b's' | b'r' | b'f' => {
             let (Some(name), Some(variant)) = (tag_at(body, 0), tag_at(body, TAG_LEN)) else {
                 return;
             };

@@ -46,7 +46,8 @@ return #ids
 });
 
 /// Before a backend read: an entry filled since this process last saw one (its fill id
-/// differs) answers `{2, value, generation}`; else the lease is taken (`{1, '', generation}`)
+/// differs) answers `{2, value, generation}`; a fill that just ended without an entry answers
+/// `{3, '', generation}` (read for yourself); else the lease is taken (`{1, '', generation}`)
 /// or held by someone else (`{0, '', generation}`). A lease time of 0 only looks.
 ///
 /// KEYS: entry, lease, generation. ARGV: token, lease ms, fill id seen (or ''), nonce offset.
@@ -57,6 +58,7 @@ local g = redis.call('GET', KEYS[3]) or ''
 local e = redis.call('GET', KEYS[1])
 local at = tonumber(ARGV[4])
 if e and string.sub(e, at + 1, at + 12) ~= ARGV[3] then return {2, e, g} end
+if redis.call('GET', KEYS[2]) == '!failed' then return {3, '', g} end
 if tonumber(ARGV[2]) > 0 and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1, '', g}
 end
@@ -75,13 +77,23 @@ return 0
     )
 });
 
-/// Releases a lease (if still ours) and tells the waiters. KEYS: lease. ARGV: token, channel,
-/// message.
+/// Releases a lease (if still ours) and tells the waiters. A fill that ended without an entry
+/// leaves `!failed` in its place for a short while, so the waiters (and newcomers) read for
+/// themselves instead of queueing for a failing backend one at a time.
+///
+/// KEYS: lease. ARGV: token, channel, message, failed marker ms (0 = the fill stored an entry).
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local mine = 0
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]); mine = 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  mine = 1
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('SET', KEYS[1], '!failed', 'PX', ARGV[4])
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return mine
 "#,

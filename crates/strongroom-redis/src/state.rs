@@ -85,6 +85,12 @@ type NearIndex = HashMap<NameTag, Vec<([u8; TAG_LEN], CacheKey)>>;
 /// Generations seen before backend reads, oldest first, by `T || V`.
 type Pending = HashMap<[u8; 2 * TAG_LEN], VecDeque<(Box<[u8]>, Instant)>>;
 
+/// Who waits for one fill in this process.
+#[derive(Default)]
+pub(crate) struct Waiter {
+    pub(crate) notify: Notify,
+}
+
 /// The near cache: an in-process [`MemoryCache`] plus an index from name digest to the keys
 /// held, so a message naming a digest finds them.
 pub(crate) struct Near {
@@ -112,7 +118,10 @@ pub(crate) struct State {
     epoch: AtomicU64,
     /// Without a subscriber (neither near nor lease), nothing is live and nothing is needed.
     pub(crate) subscribed: bool,
-    waiters: Mutex<HashMap<[u8; 2 * TAG_LEN], Arc<Notify>>>,
+    waiters: Mutex<HashMap<[u8; 2 * TAG_LEN], Arc<Waiter>>>,
+    /// Stores made since a lease was taken, by `T || V` (end_fill tells waiters whether the
+    /// fill produced an entry).
+    filled: Mutex<HashMap<[u8; 2 * TAG_LEN], u32>>,
     seen: Mutex<HashMap<[u8; 2 * TAG_LEN], [u8; NONCE_LEN]>>,
     pending: Mutex<Pending>,
     pub(crate) counters: Counters,
@@ -137,6 +146,7 @@ impl State {
             epoch: AtomicU64::new(0),
             subscribed,
             waiters: Mutex::default(),
+            filled: Mutex::default(),
             seen: Mutex::default(),
             pending: Mutex::default(),
             counters: Counters::default(),
@@ -360,15 +370,15 @@ impl State {
 
     // ---- fill waiters ---------------------------------------------------------------------
 
-    /// The wake-up of the fill of `id` (registered before looking, so no wake is missed).
-    pub(crate) fn waiter(&self, id: [u8; 2 * TAG_LEN]) -> Arc<Notify> {
+    /// The waiter of the fill of `id` (registered before looking, so no wake is missed).
+    pub(crate) fn waiter(&self, id: [u8; 2 * TAG_LEN]) -> Arc<Waiter> {
         let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(w.entry(id).or_default())
     }
 
-    pub(crate) fn drop_waiter(&self, id: &[u8; 2 * TAG_LEN], notify: Arc<Notify>) {
+    pub(crate) fn drop_waiter(&self, id: &[u8; 2 * TAG_LEN], waiter: Arc<Waiter>) {
         let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        drop(notify);
+        drop(waiter);
         if w.get(id).is_some_and(|n| Arc::strong_count(n) == 1) {
             w.remove(id);
         }
@@ -378,8 +388,26 @@ impl State {
     pub(crate) fn wake(&self, id: &[u8; 2 * TAG_LEN]) {
         let w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = w.get(id) {
-            n.notify_waiters();
+            n.notify.notify_waiters();
         }
+    }
+
+    /// A store of `id` landed.
+    pub(crate) fn mark_filled(&self, id: [u8; 2 * TAG_LEN]) {
+        let mut f = self.filled.lock().unwrap_or_else(|e| e.into_inner());
+        if f.len() > 10_000 {
+            f.clear();
+        }
+        *f.entry(id).or_default() += 1;
+    }
+
+    /// Whether a store of `id` landed since the last call (and forgets it).
+    pub(crate) fn take_filled(&self, id: &[u8; 2 * TAG_LEN]) -> bool {
+        self.filled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .is_some()
     }
 
     // ---- fill ids seen --------------------------------------------------------------------

@@ -62,6 +62,9 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
             "restart_or_cut_subscription_never_serves_a_replaced_value",
             || restart_and_cut().boxed(),
         ),
+        ("watches_refresh_once_per_fleet", || {
+            watches_once_per_fleet().boxed()
+        }),
     ]
 }
 
@@ -736,6 +739,42 @@ async fn restart_and_cut() {
     println!("  restart and cut: B never answered a replaced value");
 }
 
+/// Ten processes watch one secret (TTL 2 s, refresh at 80 %): a rotation in the backend
+/// reaches every watch with one or two backend reads, not one per process.
+async fn watches_once_per_fleet() {
+    const WATCHERS: usize = 10;
+    let server = Server::start(Backend::OpenBao).await;
+    let redis = Redis::start(Topology::Single);
+    let name = secret_name();
+    seed(&server, &name, "w1").await;
+    let fleet = Fleet::new(&server, redis.env(), &name, &[("FLEET_TTL", "2")]);
+    let mut nodes = fleet.start(WATCHERS).await;
+    let before = server.reads_of(&name).await;
+    for node in &mut nodes {
+        node.send("watch").await;
+    }
+    for node in &mut nodes {
+        assert_eq!(node.expect("watching").await, "watching w1");
+    }
+    let cold = server.reads_of(&name).await - before;
+    let rotated = Instant::now();
+    seed(&server, &name, "w2").await;
+    let before = server.reads_of(&name).await;
+    for node in &mut nodes {
+        assert_eq!(node.expect("changed").await, "changed w2");
+    }
+    let reads = server.reads_of(&name).await - before;
+    println!(
+        "  {WATCHERS} watching processes: {cold} read(s) to start; the rotation reached all of them in {:.2?} with {reads} backend read(s)",
+        rotated.elapsed()
+    );
+    assert_eq!(cold, 1, "the watches started with one read");
+    assert!(
+        (1..=2).contains(&reads),
+        "one refresh per period for the fleet, got {reads}"
+    );
+}
+
 async fn read(node: &mut Node) -> String {
     node.send("read").await;
     node.expect("value").await
@@ -893,6 +932,23 @@ mod node {
                         }
                     });
                     say("events");
+                }
+                "watch" => {
+                    let mut watch = store
+                        .watch(&name, &strongroom_core::WatchOptions::new())
+                        .await
+                        .expect("watch");
+                    let value = |w: &strongroom_core::SecretWatch| {
+                        w.current()
+                            .map(|s| s.value.expose_str().unwrap_or_default().to_owned())
+                            .unwrap_or_default()
+                    };
+                    say(&format!("watching {}", value(&watch)));
+                    tokio::spawn(async move {
+                        while watch.changed().await.is_ok() {
+                            say(&format!("changed {}", value(&watch)));
+                        }
+                    });
                 }
                 "quit" => return,
                 other => panic!("unknown command {other:?}"),

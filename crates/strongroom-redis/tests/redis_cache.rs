@@ -851,11 +851,67 @@ async fn a_live_holder_keeps_its_lease_past_the_lease_ttl() {
         .await
         .unwrap();
     assert!(matches!(waiter.begin_fill(&ck("k")).await, Fill::Alone));
+    holder
+        .set(&ck("k"), entry("filled"), Duration::from_secs(30))
+        .await
+        .unwrap();
     holder.end_fill(&ck("k"), lease).await;
     assert!(
-        matches!(waiter.begin_fill(&ck("k")).await, Fill::Lead(_)),
-        "released"
+        matches!(waiter.begin_fill(&ck("k")).await, Fill::Ready(_)),
+        "the holder's fill"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_that_ends_without_an_entry_sends_the_waiters_to_the_backend() {
+    let url = shared_url();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("failed"));
+    let holder = builder(&url, &key, &prefix).build().await.unwrap();
+    let waiter = builder(&url, &key, &prefix)
+        .with_lease_wait(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+    until_live(&waiter).await;
+    let Fill::Lead(lease) = holder.begin_fill(&ck("k")).await else {
+        panic!("lead")
+    };
+    let waiting = {
+        let waiter = waiter.clone();
+        tokio::spawn(async move { waiter.begin_fill(&ck("k")).await })
+    };
+    wait_until("the waiter to wait", Duration::from_secs(30), || async {
+        waiter.fleet_stats().waits == 1
+    })
+    .await;
+    // The holder's backend read failed: no store, then end_fill.
+    holder.end_fill(&ck("k"), lease).await;
+    // Not the next in a queue of serial attempts (Lead), and not after the 60 s bound: alone.
+    assert!(matches!(waiting.await.unwrap(), Fill::Alone));
+    assert_eq!(waiter.fleet_stats().alone, 1);
+    assert_eq!(waiter.fleet_stats().leads, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_entry_is_not_handed_out_as_a_fill() {
+    let url = shared_url();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("oldfill"));
+    let writer = builder(&url, &key, &prefix).build().await.unwrap();
+    let now = SystemTime::now();
+    let old = CacheEntry {
+        secret: Secret::new("stored an hour ago"),
+        stored_at: now - Duration::from_secs(3600),
+        fresh_until: now + Duration::from_secs(3600),
+        keep_until: now + Duration::from_secs(3600),
+    };
+    writer
+        .set(&ck("k"), old, Duration::from_secs(60))
+        .await
+        .unwrap();
+    // A process that never looked at it (a forced refresh, say) reads the backend.
+    let other = builder(&url, &key, &prefix).build().await.unwrap();
+    assert!(matches!(other.begin_fill(&ck("k")).await, Fill::Lead(_)));
+    writer.clear(None).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -879,15 +935,13 @@ async fn a_read_that_started_before_a_write_does_not_store_its_old_answer() {
         writer.get(&ck("k")).await.unwrap().is_none(),
         "the old answer was not stored"
     );
-    // Without a write in between, the store lands.
-    let Fill::Lead(lease) = reader.begin_fill(&ck("k")).await else {
-        panic!("lead")
-    };
+    // That fill ended without an entry: for a moment the next miss reads alone (no queue
+    // behind a fill that failed) — and without a write in between, its store lands.
+    assert!(matches!(reader.begin_fill(&ck("k")).await, Fill::Alone));
     reader
         .set(&ck("k"), entry("new answer"), Duration::from_secs(30))
         .await
         .unwrap();
-    reader.end_fill(&ck("k"), lease).await;
     assert!(writer.get(&ck("k")).await.unwrap().is_some());
     reader.clear(None).await.unwrap();
 }
@@ -1148,4 +1202,62 @@ async fn refresh_ahead_is_done_once_per_fleet_and_the_others_take_its_value() {
     let leads: u64 = members.iter().map(|m| m.cache.fleet_stats().leads).sum();
     assert_eq!(leads as usize, counts.reads());
     members[0].cache.clear(None).await.unwrap();
+}
+
+// ---- who is asking (issue 16.5) -------------------------------------------------------------
+
+/// Service A and service B share a Redis and a key, but B's Vault policy denies a path: B must
+/// get Vault's refusal, never A's cached copy (the identity is part of every key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_identity_never_reads_an_entry_cached_for_someone_else() {
+    use strongroom_core::config::StoreConfig;
+    use strongroom_testkit::servers::openbao::OpenBao;
+    let bao = OpenBao::start().await;
+    bao.write_policy(
+        None,
+        "team-b",
+        "path \"secret/data/team-b/*\" { capabilities = [\"read\"] }\n",
+    )
+    .await;
+    let token_b = bao.create_token(None, &["team-b"], None).await;
+    let vault = |token: &str| {
+        let mut c = strongroom_hcp_vault::HcpVaultConfig::default();
+        c.addr = Some(bao.url());
+        c.token = Some(token.into());
+        c.build().unwrap()
+    };
+    let plain = vault(bao.root_token());
+    plain
+        .write(
+            &name("team-a/db"),
+            "a-only-value".into(),
+            &WriteOptions::new(),
+        )
+        .await
+        .unwrap();
+    let (key, prefix) = (SealKey::generate(), unique_prefix("ident"));
+    let cache_a = builder(&shared_url(), &key, &prefix).build().await.unwrap();
+    let cache_b = builder(&shared_url(), &key, &prefix)
+        .with_near(true)
+        .build()
+        .await
+        .unwrap();
+    let a = vault(bao.root_token()).with_cache(Arc::new(cache_a.clone()), CachePolicy::new("a"));
+    let b = vault(&token_b).with_cache(Arc::new(cache_b), CachePolicy::new("b"));
+    assert_eq!(value_of(&a, "team-a/db").await, "a-only-value");
+    assert_eq!(
+        cache_a.entries().await.unwrap().len(),
+        1,
+        "A's copy is in Redis"
+    );
+    let err = b
+        .read(&name("team-a/db"), &ReadOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::AccessDenied | ErrorKind::Forbidden),
+        "B gets Vault's answer, not A's copy: {err}"
+    );
+    assert_ne!(a.scope(), b.scope());
+    cache_a.clear(None).await.unwrap();
 }
