@@ -20,6 +20,7 @@
 
 mod batch;
 mod build_cost;
+mod fleet;
 mod hit;
 mod hot_key;
 mod memory;
@@ -114,6 +115,10 @@ fn main() {
         memory::child(what, count);
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--fleet-child") {
+        fleet::child(args.get(i + 1).map(String::as_str).unwrap_or("strongroom"));
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let cfg = Cfg {
         quick,
@@ -180,6 +185,7 @@ fn main() {
     step("9 hot key across expiries", &mut || {
         rt.block_on(hot_key::run(&cfg))
     });
+    step("10 cold fleet", &mut || rt.block_on(fleet::run(&cfg)));
     step("8 build cost", &mut || build_cost::run(&cfg));
     drop(rt);
     let load_end = load_average();
