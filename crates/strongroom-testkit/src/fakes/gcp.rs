@@ -3,7 +3,8 @@
 //! metadata server on the same port.
 //!
 //! * Every API call needs `Authorization: Bearer <token>` with a token this fake issued and has
-//!   not revoked ([`FakeGcp::revoke_tokens`]); otherwise **401** `UNAUTHENTICATED`.
+//!   not revoked ([`FakeGcp::revoke_tokens`]), or a self-signed JWT of the service account (what
+//!   Google's client libraries send); otherwise **401** `UNAUTHENTICATED`.
 //! * Errors are `google.rpc.Status` bodies: `{"error":{"code":404,"message":"…","status":"NOT_FOUND"}}`.
 //! * `GET /v1/projects/{p}/secrets/{id}/versions/{v}:access` (`v` = `latest`, a number or an
 //!   alias): `{"name":"projects/<number>/secrets/{id}/versions/{n}","payload":{"data":"<base64>","dataCrc32c":"<int64 as text>"}}`;
@@ -29,7 +30,8 @@
 //!   `invalid_grant` (400) otherwise.
 //! * `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`: impersonation, with
 //!   an STS token as bearer.
-//! * `GET /computeMetadata/v1/instance/service-accounts/default/token` with
+//! * `GET /computeMetadata/v1/instance/service-accounts/default/` (email, scopes) and
+//!   `GET /computeMetadata/v1/instance/service-accounts/default/token` with
 //!   `Metadata-Flavor: Google` (else 403): a token, and `Metadata-Flavor: Google` on the answer.
 //! * Faults (5xx, drops, malformed bodies, redirects, oversized answers) come from the
 //!   [`crate::fake`] harness: [`FakeGcp::faults`].
@@ -489,6 +491,29 @@ fn check_assertion(shared: &Shared, jwt: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A self-signed JWT used as an access token: signed by the key, `iss` = the client email,
+/// not expired.
+fn check_self_signed(shared: &Shared, jwt: &str) -> bool {
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(s) else {
+        return false;
+    };
+    let signed = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &shared.public_key)
+        .verify(format!("{h}.{c}").as_bytes(), &sig)
+        .is_ok();
+    let claims: Value = URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    signed && claims["iss"] == CLIENT_EMAIL && claims["exp"].as_u64().is_some_and(|e| e >= now())
+}
+
 fn token_endpoint(shared: &Shared, body: &[u8]) -> Response {
     let f = form(body);
     let mut g = shared.lock();
@@ -555,6 +580,21 @@ async fn handle(
     if path == "/token" && method == Method::POST {
         return token_endpoint(&shared, &body);
     }
+    if path == "/computeMetadata/v1/instance/service-accounts/default/" {
+        // What google-auth reads before its first token: the account's email and scopes.
+        if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
+            return Response::builder()
+                .status(403)
+                .body(Body::from("Missing Metadata-Flavor:Google header."))
+                .unwrap();
+        }
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .header("metadata-flavor", "Google")
+            .body(Body::from(json!({"aliases": ["default"], "email": CLIENT_EMAIL, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}).to_string()))
+            .unwrap();
+    }
     if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
         if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
             return Response::builder()
@@ -610,7 +650,9 @@ async fn handle(
         path: path.clone(),
         query: uri.query().unwrap_or("").to_owned(),
     });
-    if !bearer(&headers).is_some_and(|t| g.issued.contains(&t)) {
+    // Issued tokens, or a self-signed service-account JWT (Google's client libraries send one
+    // instead of exchanging it; the API accepts it).
+    if !bearer(&headers).is_some_and(|t| g.issued.contains(&t) || check_self_signed(&shared, &t)) {
         return rpc_error(
             401,
             "UNAUTHENTICATED",
