@@ -19,6 +19,7 @@ mod common_rel;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use strongroom_core::HttpSetters as _;
 
 use common_rel::*;
 use strongroom_core::{

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+use strongroom_core::HttpSetters as _;
 
 use common_rel::*;
 use strongroom_core::{
@@ -152,7 +153,7 @@ async fn no_secret_reaches_logs_errors_debug_or_panics() {
                     .with_verify_challenge_resource(false)
                     .with_authority_host(f.url())
                     .with_client_secret(f.tenant(), f.client_id(), wrong.as_str())
-                    .with_retry(strongroom_core::RetryPolicy::none())
+                    .with_retry_policy(strongroom_core::RetryPolicy::none())
                     .build()
                     .unwrap(),
             ),

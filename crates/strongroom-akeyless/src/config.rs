@@ -11,7 +11,7 @@ use strongroom_core::config::{
     Field, FieldKind, HttpConfig, HttpPart, ProviderConfig, StoreConfig,
 };
 use strongroom_core::provider::http::HttpClient;
-use strongroom_core::{Clock, Error, Result, RetryPolicy, SecretValue, SystemClock};
+use strongroom_core::{Clock, Error, Result, SecretValue, SystemClock};
 
 use crate::api::Api;
 use crate::auth::{AuthSettings, Method, SamlCreds};
@@ -500,16 +500,6 @@ impl AkeylessBuilder {
         self.config.saml_creds_dir = Some(dir.into());
         self
     }
-    /// Sets the HTTP part (timeouts, TLS, proxy, transport limits).
-    pub fn with_http(mut self, http: HttpConfig) -> Self {
-        self.config.http = http;
-        self
-    }
-    /// Sets the retry policy for temporary failures of idempotent calls (`http.retry`).
-    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.http.retry = Some(retry);
-        self
-    }
     /// The clock for token expiry and dynamic-secret leases (tests pass a `ManualClock`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.config.clock = Some(clock);
@@ -528,11 +518,19 @@ impl AkeylessBuilder {
     }
 }
 
+/// Timeouts, proxy, CAs, client certificate, TLS verification, retries: the shared setters.
+impl strongroom_core::HttpSetters for AkeylessBuilder {
+    fn http_mut(&mut self) -> &mut strongroom_core::config::HttpConfig {
+        &mut self.config.http
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
     use strongroom_core::ErrorKind;
+    use strongroom_core::HttpSetters as _;
     use strongroom_core::config::Settings;
 
     fn env(pairs: &[(&str, &str)]) -> Result<AkeylessConfig> {

@@ -49,6 +49,8 @@ pub use config::{
     DEFAULT_TOKEN_REFRESH_BUFFER,
 };
 pub use store::AkeylessStore;
+/// The shared HTTP setters of the builder (`with_timeout`, `with_proxy`, `with_ca_pem`, …).
+pub use strongroom_core::HttpSetters;
 
 #[cfg(feature = "aws-iam")]
 pub use auth::aws_iam_cloud_id;

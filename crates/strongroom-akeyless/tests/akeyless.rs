@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use strongroom_core::HttpSetters as _;
 
 use serde_json::json;
 use strongroom_akeyless::{AccessType, AkeylessBuilder, AkeylessStore};

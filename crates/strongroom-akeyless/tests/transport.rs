@@ -4,6 +4,7 @@
 mod common;
 
 use common::{builder, name, read_str, store};
+use strongroom_core::HttpSetters as _;
 use strongroom_core::config::HttpConfig;
 use strongroom_core::{ErrorKind, Operation, ReadOptions, SecretStore};
 use strongroom_testkit::fake::Fault;

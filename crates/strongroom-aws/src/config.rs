@@ -1,8 +1,6 @@
 //! [`AwsConfig`]: every setting of the AWS Secrets Manager provider, and [`AwsBuilder`], its
 //! thin builder.
 
-use std::time::Duration;
-
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use strongroom_core::config::FieldKind::{Address, Credential, Plain};
@@ -523,24 +521,6 @@ impl AwsBuilder {
         self
     }
 
-    /// Time limit for a whole operation, retries included (default 30 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.config.http.timeout = timeout;
-        self
-    }
-
-    /// Time limit for opening a connection (default 5 s).
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.http.connect_timeout = timeout;
-        self
-    }
-
-    /// The HTTP part (proxy, extra CA, transport limits, timeouts).
-    pub fn with_http(mut self, http: HttpConfig) -> Self {
-        self.config.http = http;
-        self
-    }
-
     /// Starts from an already loaded SDK configuration (credentials, region, HTTP client,
     /// retry settings); the settings here still apply on top.
     pub fn with_sdk_config(mut self, config: SdkConfig) -> Self {
@@ -554,10 +534,18 @@ impl AwsBuilder {
     }
 }
 
+/// Timeouts, proxy, CAs, client certificate, TLS verification, retries: the shared setters.
+impl strongroom_core::HttpSetters for AwsBuilder {
+    fn http_mut(&mut self) -> &mut strongroom_core::config::HttpConfig {
+        &mut self.config.http
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::time::Duration;
     use strongroom_core::ErrorKind;
     use strongroom_core::config::Settings;
 
@@ -851,46 +839,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("STRONGROOM_AWS_RECOVERY_WINDOW_DAYS"), "{err}");
-    }
-
-    #[test]
-    fn the_configuration_table_matches_the_fields() {
-        let doc = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../docs/configuration.md"
-        ))
-        .unwrap();
-        let section = doc.split("\n## aws\n").nth(1).expect("an `## aws` section");
-        let section = section.split("\n## ").next().unwrap();
-        let rows: Vec<Vec<String>> = section
-            .lines()
-            .filter(|l| l.starts_with("| `"))
-            .map(|l| {
-                l.split(" | ")
-                    .map(|c| c.trim_matches(['|', ' ']).to_owned())
-                    .collect()
-            })
-            .collect();
-        let fields = AwsConfig::fields();
-        assert_eq!(rows.len(), fields.len());
-        for (row, f) in rows.iter().zip(&fields) {
-            let path = if f.http {
-                format!("`http.{}`", f.key)
-            } else {
-                format!("`{}`", f.key)
-            };
-            let env: Vec<String> = f.env.iter().map(|e| format!("`{e}`")).collect();
-            let default = if f.default.is_empty() {
-                "—".to_owned()
-            } else {
-                format!("`{}`", f.default)
-            };
-            assert_eq!(
-                row[..4],
-                [path, format!("`{}`", f.key), env.join(", "), default],
-                "{row:?}"
-            );
-        }
     }
 
     #[test]

@@ -52,3 +52,5 @@ pub use config::{
     MAX_RECOVERY_WINDOW_DAYS, MIN_RECOVERY_WINDOW_DAYS,
 };
 pub use store::AwsStore;
+/// The shared HTTP setters of the builder (`with_timeout`, `with_proxy`, `with_ca_pem`, …).
+pub use strongroom_core::HttpSetters;

@@ -9,6 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use strongroom_core::HttpSetters as _;
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use common::Stack;

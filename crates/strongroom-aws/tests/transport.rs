@@ -6,6 +6,7 @@
 mod common;
 
 use std::time::Duration;
+use strongroom_core::HttpSetters as _;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;

@@ -626,27 +626,6 @@ impl AzureBuilder {
         self.config.authority_host = Some(url.into());
         self
     }
-    /// Timeouts, proxy, TLS and transport limits. Replaces the whole HTTP part, CA PEMs and
-    /// retry policy set before included: call it first.
-    pub fn with_http(mut self, http: HttpConfig) -> Self {
-        self.config.http = http;
-        self
-    }
-    /// Trusts an extra CA certificate (PEM) for the vault and the authority.
-    pub fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.config.http.ca_pems.push(pem.into());
-        self
-    }
-    /// Retries of temporary failures (transport errors, 408, 429, 5xx; `Retry-After`
-    /// honoured), carried out by the SDK's retry policy. [`RetryPolicy::none`] turns them off.
-    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.http.retry = Some(retry);
-        self
-    }
-    /// Same as [`with_retry_policy`](Self::with_retry_policy) (the older name).
-    pub fn with_retry(self, retry: RetryPolicy) -> Self {
-        self.with_retry_policy(retry)
-    }
     /// Whether the challenge's resource must match the vault's domain (default `true`).
     pub fn with_verify_challenge_resource(mut self, verify: bool) -> Self {
         self.config.verify_challenge_resource = verify;
@@ -683,6 +662,13 @@ impl AzureBuilder {
     /// Validates the settings and builds the store ([`StoreConfig::build`]).
     pub fn build(self) -> Result<AzureStore> {
         self.config.build()
+    }
+}
+
+/// Timeouts, proxy, CAs, client certificate, TLS verification, retries: the shared setters.
+impl strongroom_core::HttpSetters for AzureBuilder {
+    fn http_mut(&mut self) -> &mut strongroom_core::config::HttpConfig {
+        &mut self.config.http
     }
 }
 

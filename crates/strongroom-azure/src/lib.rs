@@ -43,6 +43,8 @@ pub use config::{
 };
 pub use names::{MAX_VAULT_NAME_LEN, from_vault_name, to_vault_name};
 pub use store::{AzureStore, DESCRIPTION_TAG, MAX_VALUE_BYTES};
+/// The shared HTTP setters of the builder (`with_timeout`, `with_proxy`, `with_ca_pem`, …).
+pub use strongroom_core::HttpSetters;
 
 /// The Azure SDK crates this provider is built on, re-exported so callers can pass their own
 /// `TokenCredential` without a version mismatch.

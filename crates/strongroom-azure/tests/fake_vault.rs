@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use strongroom_core::HttpSetters as _;
 
 use common::{FixedToken, builder, ca_file, get, name, put, sp_builder, store};
 use strongroom_azure::{AzureBuilder, AzureConfig};
@@ -232,7 +233,7 @@ async fn a_token_refused_again_is_unauthorized_after_one_retry() {
     let cred = FixedToken::new();
     fake.restrict_tokens(Some(vec![cred.token.clone()]));
     let store = builder(&fake, Arc::clone(&cred))
-        .with_retry(RetryPolicy::none())
+        .with_retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     put(&store, "x", "v").await;
@@ -389,7 +390,7 @@ async fn client_secret_login_against_the_fake_token_endpoint() {
 
     let wrong = sp_builder(&fake)
         .with_client_secret(fake.tenant(), fake.client_id(), "wrong-secret-value-1234")
-        .with_retry(RetryPolicy::none())
+        .with_retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     let err = wrong
@@ -660,7 +661,7 @@ async fn list_follows_next_links_over_many_pages() {
 async fn throttling_is_retried_within_max_retries() {
     let fake = FakeAzure::start().await;
     let store = builder(&fake, FixedToken::new())
-        .with_retry(
+        .with_retry_policy(
             RetryPolicy::default()
                 .max_retries(2)
                 .initial_backoff(Duration::from_millis(1))
@@ -688,7 +689,7 @@ async fn throttling_is_retried_within_max_retries() {
 async fn throttling_without_retries_is_rate_limited_with_the_delay() {
     let fake = FakeAzure::start().await;
     let store = builder(&fake, FixedToken::new())
-        .with_retry(RetryPolicy::none())
+        .with_retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     put(&store, "busy", "v").await;
@@ -879,7 +880,7 @@ async fn faults_map_to_temporary_and_protocol_errors() {
     assert_eq!(get(&store, "f").await.as_deref(), Some("value-not-to-leak"));
 
     let strict = builder(&fake, FixedToken::new())
-        .with_retry(RetryPolicy::none())
+        .with_retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     put(&strict, "g", "v").await; // learns the challenge first
@@ -914,7 +915,7 @@ async fn an_untrusted_certificate_fails_without_retries() {
         .with_vault_url(fake.url())
         .with_credential(FixedToken::new())
         .with_verify_challenge_resource(false)
-        .with_retry(RetryPolicy::none())
+        .with_retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     let err = store
@@ -932,7 +933,7 @@ async fn the_challenge_resource_is_verified_by_default() {
         .with_vault_url(fake.url())
         .with_ca_pem(fake.ca_pem())
         .with_credential(FixedToken::new())
-        .with_retry(RetryPolicy::none())
+        .with_retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     // 127.0.0.1 is not a subdomain of vault.azure.net: the SDK refuses to send a token.

@@ -2,6 +2,7 @@
 //! reads, for each provider that has one: Conjur (fake), AWS (moto), Akeyless (fake).
 
 use std::time::{Duration, Instant};
+use strongroom_core::HttpSetters as _;
 
 use strongroom_akeyless::AkeylessBuilder;
 use strongroom_conjur::ConjurBuilder;
@@ -80,7 +81,7 @@ pub async fn run(cfg: &Cfg) -> RowResult {
         .with_account(conjur.account())
         .with_login(conjur.login())
         .with_api_key(conjur.api_key())
-        .with_retry(fast_retry())
+        .with_retry_policy(fast_retry())
         .build()
         .expect("ConjurStore");
     results.push((

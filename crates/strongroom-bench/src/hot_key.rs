@@ -128,7 +128,11 @@ pub async fn run(cfg: &Cfg) -> RowResult {
         .with_token(bao.root_token())
         .build()
         .expect("HcpVaultStore")
-        .write(&SecretName::new(PATH).unwrap(), VALUE.into(), &WriteOptions::new())
+        .write(
+            &SecretName::new(PATH).unwrap(),
+            VALUE.into(),
+            &WriteOptions::new(),
+        )
         .await
         .expect("write the hot secret");
     let moto = Moto::start().await;

@@ -159,7 +159,12 @@ pub fn run(cfg: &Cfg) -> RowResult {
     let m = |what: &str| {
         crate::stats::median(&(0..runs).map(|_| measure(what, count)).collect::<Vec<_>>())
     };
-    let (o, moka, quick, old) = (m("strongroom"), m("moka"), m("quick_cache"), m("moka-stored"));
+    let (o, moka, quick, old) = (
+        m("strongroom"),
+        m("moka"),
+        m("quick_cache"),
+        m("moka-stored"),
+    );
     let per = |b: f64| format!("{} ({:.0} B/entry)", fmt_mib(b), b / count as f64);
     let limit = 48.0 * 1024.0 * 1024.0;
     let mut r = RowResult::default();

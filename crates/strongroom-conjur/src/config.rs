@@ -2,7 +2,6 @@
 //! and [`ConjurBuilder`], a thin wrapper over it.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use strongroom_core::config::{
 };
 use strongroom_core::provider::PageBudget;
 use strongroom_core::provider::http::HttpClient;
-use strongroom_core::{Clock, Result, RetryPolicy, SecretValue, SystemClock};
+use strongroom_core::{Clock, Result, SecretValue, SystemClock};
 
 use crate::api::Api;
 use crate::auth::Auth;
@@ -405,41 +404,6 @@ impl ConjurBuilder {
         self.config.api_key = Some(key.into());
         self
     }
-    /// Presents this client certificate and key (PEM files) in the TLS handshake.
-    pub fn with_client_cert_files(
-        mut self,
-        cert: impl Into<PathBuf>,
-        key: impl Into<PathBuf>,
-    ) -> Self {
-        self.config.http.client_cert = Some(cert.into());
-        self.config.http.client_key = Some(key.into());
-        self
-    }
-    /// Presents this client certificate and key (PEM text) in the TLS handshake.
-    pub fn with_client_cert_pem(
-        mut self,
-        cert_pem: impl Into<Vec<u8>>,
-        key_pem: SecretValue,
-    ) -> Self {
-        self.config.http.client_identity_pem = Some((cert_pem.into(), key_pem));
-        self
-    }
-    /// Verifies the server certificate (`tls_verify`, default true). Turning it off logs a
-    /// warning; use it only against development servers.
-    pub fn with_ssl_verify(mut self, verify: bool) -> Self {
-        self.config.http.tls_verify = verify;
-        self
-    }
-    /// Trusts the CA certificates of this PEM file too (`ca_file`).
-    pub fn with_ca_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.config.http.ca_file = Some(path.into());
-        self
-    }
-    /// Trusts this CA certificate (PEM text) too.
-    pub fn with_ca_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.config.http.ca_pems.push(pem.into());
-        self
-    }
     /// Sets `refresh_interval`: log in again once a token is this old.
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.config.refresh_interval = interval;
@@ -459,35 +423,6 @@ impl ConjurBuilder {
     pub fn with_authn_cert_host_in_path(mut self, yes: bool) -> Self {
         self.config.authn_cert_host_in_path = yes;
         self
-    }
-    /// Sets `http.connect_timeout`.
-    pub fn with_connect_timeout(mut self, d: Duration) -> Self {
-        self.config.http.connect_timeout = d;
-        self
-    }
-    /// Sets `http.timeout` (the whole request).
-    pub fn with_request_timeout(mut self, d: Duration) -> Self {
-        self.config.http.timeout = d;
-        self
-    }
-    /// Sets `http.proxy`.
-    pub fn with_proxy(mut self, url: impl Into<String>) -> Self {
-        self.config.http.proxy = Some(url.into());
-        self
-    }
-    /// Replaces the whole HTTP part.
-    pub fn with_http(mut self, http: HttpConfig) -> Self {
-        self.config.http = http;
-        self
-    }
-    /// The retry policy of temporary failures (`http.retry`).
-    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.http.retry = Some(retry);
-        self
-    }
-    /// Same as [`ConjurBuilder::with_retry_policy`] (the name earlier releases used).
-    pub fn with_retry(self, retry: RetryPolicy) -> Self {
-        self.with_retry_policy(retry)
     }
     /// Sets `policy_conflict_retries` and `policy_conflict_max_wait`.
     pub fn with_policy_conflict_retries(mut self, retries: usize, max_wait: Duration) -> Self {
@@ -524,10 +459,18 @@ impl ConjurBuilder {
     }
 }
 
+/// Timeouts, proxy, CAs, client certificate, TLS verification, retries: the shared setters.
+impl strongroom_core::HttpSetters for ConjurBuilder {
+    fn http_mut(&mut self) -> &mut strongroom_core::config::HttpConfig {
+        &mut self.config.http
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::path::PathBuf;
     use strongroom_core::ErrorKind;
     use strongroom_core::config::Settings;
 

@@ -47,3 +47,5 @@ pub use config::{
 };
 pub use error::PROVIDER;
 pub use store::ConjurStore;
+/// The shared HTTP setters of the builder (`with_timeout`, `with_proxy`, `with_ca_pem`, …).
+pub use strongroom_core::HttpSetters;

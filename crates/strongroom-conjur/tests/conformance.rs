@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::Arc;
+use strongroom_conjur::HttpSetters as _;
 
 use strongroom_testkit::conformance;
 use strongroom_testkit::fakes::conjur::{FakeConjur, FakeConjurConfig};
@@ -37,6 +38,6 @@ async fn conjur_store_conforms_over_https() {
     })
     .await;
     let ca = fake.ca().unwrap().ca_pem.clone();
-    let store = common::builder(&fake).with_ca_cert_pem(ca).build().unwrap();
+    let store = common::builder(&fake).with_ca_pem(ca).build().unwrap();
     conformance::run(Arc::new(store), options()).await;
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use strongroom_core::HttpSetters as _;
 
 use strongroom_conjur::ConjurBuilder;
 use strongroom_core::{ErrorKind, ReadOptions, SecretStore, SecretValue, WriteOptions};
@@ -51,7 +52,7 @@ async fn api_key_login_presents_the_client_certificate_from_files() {
     let store =
         ConjurBuilder::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
             .unwrap()
-            .with_retry(fast_retry())
+            .with_retry_policy(fast_retry())
             .build()
             .unwrap();
     let got = store.read(&name("m/x"), &ReadOptions::new()).await.unwrap();
@@ -75,8 +76,8 @@ async fn authn_cert_logs_in_with_the_certificate_alone() {
         .with_login("host/app")
         .with_authn_cert("certs")
         .with_client_cert_pem(cert.clone(), SecretValue::from(key.clone()))
-        .with_ca_cert_pem(fake.ca().unwrap().ca_pem.clone())
-        .with_retry(fast_retry())
+        .with_ca_pem(fake.ca().unwrap().ca_pem.clone())
+        .with_retry_policy(fast_retry())
         .build()
         .unwrap();
     store
@@ -102,7 +103,7 @@ async fn authn_cert_logs_in_with_the_certificate_alone() {
         .with_authn_cert("certs")
         .with_authn_cert_host_in_path(false)
         .with_client_cert_pem(cert, SecretValue::from(key))
-        .with_ca_cert_pem(fake.ca().unwrap().ca_pem.clone())
+        .with_ca_pem(fake.ca().unwrap().ca_pem.clone())
         .build()
         .unwrap();
     assert!(
@@ -126,7 +127,7 @@ async fn authn_cert_without_a_matching_certificate_is_unauthorized() {
         .with_login("host/app")
         .with_authn_cert("certs")
         .with_client_cert_pem(cert, SecretValue::from(key))
-        .with_ca_cert_pem(fake.ca().unwrap().ca_pem.clone())
+        .with_ca_pem(fake.ca().unwrap().ca_pem.clone())
         .build()
         .unwrap();
     let err = store
@@ -143,7 +144,7 @@ async fn an_untrusted_server_certificate_is_refused() {
         .with_api_base(fake.url())
         .with_account(fake.account())
         .with_api_key(fake.api_key())
-        .with_retry(strongroom_core::RetryPolicy::none())
+        .with_retry_policy(strongroom_core::RetryPolicy::none())
         .build()
         .unwrap();
     let err = store

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{builder, count, fake, fast_retry, name};
+use strongroom_core::HttpSetters as _;
 use strongroom_core::config::HttpConfig;
 use strongroom_core::{ErrorKind, Operation, ReadOptions, SecretStore};
 use strongroom_testkit::fake::Fault;

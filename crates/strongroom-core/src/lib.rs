@@ -61,6 +61,7 @@ pub use cache::{
     SecretCache, Variant,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::HttpSetters;
 pub use error::{Error, ErrorKind, Operation, Result};
 #[cfg(feature = "http")]
 #[doc(hidden)]

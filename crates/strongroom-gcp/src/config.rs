@@ -12,9 +12,7 @@ use strongroom_core::config::{
 };
 use strongroom_core::provider::PageBudget;
 use strongroom_core::provider::http::HttpClient;
-use strongroom_core::{
-    Capabilities, Clock, Result, RetryPolicy, SecretValue, StoreInfo, SystemClock,
-};
+use strongroom_core::{Capabilities, Clock, Result, SecretValue, StoreInfo, SystemClock};
 
 use crate::api::{Api, Replication};
 use crate::auth::{Auth, Source, load_credentials_file};
@@ -463,25 +461,6 @@ impl GcpBuilder {
         self.config.list_page_size = n as u64;
         self
     }
-    /// Trusts this CA certificate (PEM text) too.
-    pub fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.config.http.ca_pems.push(pem.into());
-        self
-    }
-    /// Replaces the whole HTTP part.
-    pub fn with_http(mut self, http: HttpConfig) -> Self {
-        self.config.http = http;
-        self
-    }
-    /// The retry policy of temporary failures (`http.retry`).
-    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.http.retry = Some(retry);
-        self
-    }
-    /// Same as [`GcpBuilder::with_retry_policy`].
-    pub fn with_retry(self, retry: RetryPolicy) -> Self {
-        self.with_retry_policy(retry)
-    }
     /// The clock token times and the retry budget are measured with (tests pass a
     /// `ManualClock`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -493,6 +472,13 @@ impl GcpBuilder {
     pub fn build(self) -> Result<GcpStore> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         self.config.build_with_clock(clock)
+    }
+}
+
+/// Timeouts, proxy, CAs, client certificate, TLS verification, retries: the shared setters.
+impl strongroom_core::HttpSetters for GcpBuilder {
+    fn http_mut(&mut self) -> &mut strongroom_core::config::HttpConfig {
+        &mut self.config.http
     }
 }
 

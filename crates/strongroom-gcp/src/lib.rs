@@ -45,3 +45,5 @@ pub use config::{
 pub use error::PROVIDER;
 pub use names::{MAX_SECRET_ID_LEN, from_secret_id, to_secret_id};
 pub use store::{CONTENT_TYPE_ANNOTATION, DESCRIPTION_ANNOTATION, GcpStore, MAX_VALUE_BYTES};
+/// The shared HTTP setters of the builder (`with_timeout`, `with_proxy`, `with_ca_pem`, …).
+pub use strongroom_core::HttpSetters;

@@ -6,6 +6,7 @@ mod common;
 use common::{builder, fast_retry, name, store};
 use strongroom_core::config::HttpConfig;
 use strongroom_core::{ErrorKind, Operation, ReadOptions, SecretStore};
+use strongroom_gcp::HttpSetters as _;
 use strongroom_testkit::fake::Fault;
 use strongroom_testkit::fakes::gcp::FakeGcp;
 

@@ -1,7 +1,6 @@
 //! [`HcpVaultConfig`], the one settings struct (TOML `settings`, the environment, builder
 //! setters), its validation in `build()`, and the thin [`HcpVaultBuilder`].
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use strongroom_core::config::{
     Field, HttpConfig, HttpPart, ProviderConfig, StoreConfig, warn_once,
 };
 use strongroom_core::provider::http::HttpClient;
-use strongroom_core::{Capabilities, Clock, Result, RetryPolicy, SecretValue, StoreInfo};
+use strongroom_core::{Capabilities, Clock, Result, SecretValue, StoreInfo};
 
 use crate::api::{Api, Paths};
 use crate::auth::{Auth, Credentials};
@@ -465,28 +464,6 @@ impl HcpVaultBuilder {
         self
     }
 
-    /// Certificate log-in with a client certificate and key from PEM files (takes priority
-    /// over a token). The certificate is presented on every connection.
-    pub fn with_client_cert_files(
-        mut self,
-        cert: impl Into<PathBuf>,
-        key: impl Into<PathBuf>,
-    ) -> Self {
-        self.config.http.client_cert = Some(cert.into());
-        self.config.http.client_key = Some(key.into());
-        self
-    }
-
-    /// Certificate log-in with an in-memory client certificate and key (PEM).
-    pub fn with_client_cert_pem(
-        mut self,
-        cert_pem: impl Into<Vec<u8>>,
-        key_pem: impl Into<SecretValue>,
-    ) -> Self {
-        self.config.http.client_identity_pem = Some((cert_pem.into(), key_pem.into()));
-        self
-    }
-
     /// The certificate role to log in as (`{"name": role}`); unset = Vault tries every role.
     pub fn with_cert_role(mut self, role: impl Into<String>) -> Self {
         self.config.cert_role = Some(role.into());
@@ -496,18 +473,6 @@ impl HcpVaultBuilder {
     /// The certificate auth mount path (default `cert`).
     pub fn with_cert_mount(mut self, mount: impl Into<String>) -> Self {
         self.config.cert_mount_path = mount.into();
-        self
-    }
-
-    /// Trusts the CA certificates in a PEM file (on top of the system roots).
-    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.config.http.ca_file = Some(path.into());
-        self
-    }
-
-    /// Trusts an in-memory CA certificate (PEM).
-    pub fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.config.http.ca_pems.push(pem.into());
         self
     }
 
@@ -535,20 +500,6 @@ impl HcpVaultBuilder {
         self
     }
 
-    /// Timeouts, proxy, CA, client certificate and transport limits. Replaces what the
-    /// CA and certificate setters set.
-    pub fn with_http(mut self, http: HttpConfig) -> Self {
-        self.config.http = http;
-        self
-    }
-
-    /// Retry policy for idempotent requests (reads, deletes, lists, log-ins). Writes are not
-    /// retried: each KV v2 write adds a version, so a repeated write could be stored twice.
-    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.http.retry = Some(retry);
-        self
-    }
-
     /// The clock of the token cache and the retry budget (tests pass a `ManualClock`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.config.clock = Some(clock);
@@ -561,9 +512,17 @@ impl HcpVaultBuilder {
     }
 }
 
+/// Timeouts, proxy, CAs, client certificate, TLS verification, retries: the shared setters.
+impl strongroom_core::HttpSetters for HcpVaultBuilder {
+    fn http_mut(&mut self) -> &mut strongroom_core::config::HttpConfig {
+        &mut self.config.http
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use strongroom_core::HttpSetters as _;
 
     use strongroom_core::config::Settings;
     use strongroom_core::{ErrorKind, SecretStore};
@@ -626,46 +585,6 @@ mod tests {
                 "{}: {:?}",
                 f.key,
                 f.env
-            );
-        }
-    }
-
-    #[test]
-    fn the_configuration_table_matches_the_fields() {
-        let doc = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../docs/configuration.md"
-        ))
-        .unwrap();
-        let section = doc.split("\n## hcp-vault\n").nth(1).unwrap();
-        let section = section.split("\n## ").next().unwrap();
-        let rows: Vec<Vec<String>> = section
-            .lines()
-            .filter(|l| l.starts_with("| `"))
-            .map(|l| {
-                l.split(" | ")
-                    .map(|c| c.trim_matches(['|', ' ']).to_owned())
-                    .collect()
-            })
-            .collect();
-        let fields = HcpVaultConfig::fields();
-        assert_eq!(rows.len(), fields.len());
-        for (row, f) in rows.iter().zip(&fields) {
-            let path = if f.http {
-                format!("`http.{}`", f.key)
-            } else {
-                format!("`{}`", f.key)
-            };
-            let env: Vec<String> = f.env.iter().map(|e| format!("`{e}`")).collect();
-            let default = if f.default.is_empty() {
-                "—".to_owned()
-            } else {
-                format!("`{}`", f.default)
-            };
-            assert_eq!(
-                row[..4],
-                [path, format!("`{}`", f.key), env.join(", "), default],
-                "{row:?}"
             );
         }
     }

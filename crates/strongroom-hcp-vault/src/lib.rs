@@ -43,3 +43,5 @@ pub use config::{
     ZERO_REFRESH_INTERVAL,
 };
 pub use store::HcpVaultStore;
+/// The shared HTTP setters of the builder (`with_timeout`, `with_proxy`, `with_ca_pem`, …).
+pub use strongroom_core::HttpSetters;

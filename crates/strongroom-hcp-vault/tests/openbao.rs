@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use strongroom_core::HttpSetters as _;
 
 use serde_json::json;
 use strongroom_core::config::{HttpConfig, ProviderConfig, StoreConfig};

@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
+use strongroom_core::HttpSetters as _;
 use strongroom_core::config::HttpConfig;
 use strongroom_core::{ErrorKind, Operation, ReadOptions, RetryPolicy, SecretName, SecretStore};
 use strongroom_hcp_vault::{HcpVaultBuilder, HcpVaultStore};

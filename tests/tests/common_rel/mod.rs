@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use strongroom_core::HttpSetters as _;
 
 use strongroom_akeyless::AkeylessBuilder;
 use strongroom_aws::AwsBuilder;
@@ -202,9 +203,9 @@ impl Fake {
                     .with_account(f.account())
                     .with_login(f.login())
                     .with_api_key(f.api_key())
-                    .with_request_timeout(t.timeout)
+                    .with_timeout(t.timeout)
                     .with_connect_timeout(t.timeout)
-                    .with_retry(t.retry_policy())
+                    .with_retry_policy(t.retry_policy())
                     .with_policy_conflict_retries(3, Duration::from_millis(100))
                     .build()
                     .unwrap(),
@@ -237,7 +238,7 @@ impl Fake {
                     .with_authority_host(f.url())
                     .with_client_secret(f.tenant(), f.client_id(), f.client_secret())
                     .with_poll(Duration::from_millis(10), 50)
-                    .with_retry(t.retry_policy())
+                    .with_retry_policy(t.retry_policy())
                     .build()
                     .unwrap(),
             ),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::time::Duration;
+use strongroom_core::HttpSetters as _;
 
 use strongroom_akeyless::{AkeylessBuilder, AkeylessStore};
 use strongroom_core::{ReadOptions, RetryPolicy, SecretName, SecretStore};

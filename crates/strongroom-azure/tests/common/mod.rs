@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use strongroom_core::HttpSetters as _;
 
 use strongroom_azure::sdk::azure_core;
 use strongroom_azure::{AzureBuilder, AzureStore};
@@ -63,7 +64,7 @@ pub fn builder(fake: &FakeAzure, cred: Arc<FixedToken>) -> AzureBuilder {
         .with_ca_pem(fake.ca_pem())
         .with_credential(cred)
         .with_verify_challenge_resource(false)
-        .with_retry(
+        .with_retry_policy(
             RetryPolicy::default()
                 .initial_backoff(std::time::Duration::from_millis(10))
                 .max_backoff(std::time::Duration::from_millis(50)),

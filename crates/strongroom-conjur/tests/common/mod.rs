@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 use std::time::Duration;
+use strongroom_core::HttpSetters as _;
 
 use strongroom_conjur::{ConjurBuilder, ConjurStore};
 use strongroom_core::{RetryPolicy, SecretName};
@@ -24,7 +25,7 @@ pub fn builder(fake: &FakeConjur) -> ConjurBuilder {
         .with_account(fake.account())
         .with_login(fake.login())
         .with_api_key(fake.api_key())
-        .with_retry(fast_retry())
+        .with_retry_policy(fast_retry())
         .with_policy_conflict_retries(5, Duration::from_secs(2))
 }
 

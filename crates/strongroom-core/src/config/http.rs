@@ -354,3 +354,85 @@ impl HttpConfig {
         Ok(())
     }
 }
+
+/// The shared HTTP setters for any builder that holds an [`HttpConfig`]: a provider's builder
+/// implements [`HttpSetters::http_mut`] and has them all, the same everywhere.
+///
+/// ```
+/// use std::time::Duration;
+/// use strongroom_core::config::{HttpConfig, HttpSetters};
+/// #[derive(Default)]
+/// struct DemoBuilder { http: HttpConfig }
+/// impl HttpSetters for DemoBuilder {
+///     fn http_mut(&mut self) -> &mut HttpConfig { &mut self.http }
+/// }
+/// let b = DemoBuilder::default().with_timeout(Duration::from_secs(5)).with_tls_verify(true);
+/// assert_eq!(b.http.timeout, Duration::from_secs(5));
+/// ```
+pub trait HttpSetters: Sized {
+    /// The builder's HTTP part.
+    fn http_mut(&mut self) -> &mut HttpConfig;
+
+    /// Replaces the whole HTTP part (the setters below change one setting each).
+    fn with_http(mut self, http: HttpConfig) -> Self {
+        *self.http_mut() = http;
+        self
+    }
+    /// Time for a whole request, body included.
+    fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.http_mut().timeout = timeout;
+        self
+    }
+    /// Time to establish a connection.
+    fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http_mut().connect_timeout = timeout;
+        self
+    }
+    /// Sends every request through this proxy.
+    fn with_proxy(mut self, url: impl Into<String>) -> Self {
+        self.http_mut().proxy = Some(url.into());
+        self
+    }
+    /// Trusts the CA certificates in this PEM file too.
+    fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.http_mut().ca_file = Some(path.into());
+        self
+    }
+    /// Trusts this CA certificate (PEM) too.
+    fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.http_mut().ca_pems.push(pem.into());
+        self
+    }
+    /// Presents this client certificate and key (PEM files) for mutual TLS.
+    fn with_client_cert_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        let http = self.http_mut();
+        http.client_cert = Some(cert.into());
+        http.client_key = Some(key.into());
+        self
+    }
+    /// Presents this client certificate and key (PEM, in memory) for mutual TLS.
+    fn with_client_cert_pem(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<SecretValue>,
+    ) -> Self {
+        self.http_mut().client_identity_pem = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+    /// Verifies server certificates (the default); `false` is for development servers only
+    /// and logs a warning.
+    fn with_tls_verify(mut self, verify: bool) -> Self {
+        self.http_mut().tls_verify = verify;
+        self
+    }
+    /// Allows `http://` to a host that is not this machine.
+    fn with_allow_insecure_transport(mut self, allow: bool) -> Self {
+        self.http_mut().allow_insecure_transport = allow;
+        self
+    }
+    /// The retry policy of idempotent requests.
+    fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.http_mut().retry = Some(retry);
+        self
+    }
+}

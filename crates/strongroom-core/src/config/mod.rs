@@ -51,7 +51,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
-pub use http::{HTTP_FIELDS, HttpConfig, HttpPart};
+pub use http::{HTTP_FIELDS, HttpConfig, HttpPart, HttpSetters};
 pub use settings::{Origin, Settings};
 
 use crate::error::{Error, Result};

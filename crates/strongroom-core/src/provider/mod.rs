@@ -23,7 +23,9 @@ use std::future::Future;
 
 use futures_util::{StreamExt, TryStreamExt};
 
-pub use crate::config::{Field, FieldKind, HttpConfig, HttpPart, ProviderConfig, StoreConfig};
+pub use crate::config::{
+    Field, FieldKind, HttpConfig, HttpPart, HttpSetters, ProviderConfig, StoreConfig,
+};
 pub use crate::store::{dedupe, read_each};
 pub use crate::token::{TemporaryToken, TokenCache, TokenLease};
 pub use crate::value::{WipedJson, wipe_json};

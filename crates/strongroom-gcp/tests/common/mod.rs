@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+use strongroom_gcp::HttpSetters as _;
 
 use strongroom_core::config::HttpConfig;
 use strongroom_core::{RetryPolicy, SecretName};
