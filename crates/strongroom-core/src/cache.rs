@@ -54,6 +54,11 @@ impl CacheScope {
         &self.0
     }
 
+    /// A scope from its digest bytes (as stored by a shared cache).
+    pub fn from_bytes(bytes: [u8; 16]) -> CacheScope {
+        CacheScope(bytes)
+    }
+
     /// Parses the hex form ([`fmt::Display`]).
     pub fn from_hex(text: &str) -> Option<CacheScope> {
         if text.len() != 32 {

@@ -222,6 +222,11 @@ impl KeyRing {
         &self.current
     }
 
+    /// Every key of the ring, the current one first.
+    pub fn keys(&self) -> impl Iterator<Item = &SealKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     /// Seals with the current key.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         self.current.seal(aad, plaintext)

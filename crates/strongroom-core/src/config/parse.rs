@@ -103,8 +103,14 @@ pub fn is_plaintext(url: &url::Url) -> bool {
 /// ```
 pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
+        // A non-special scheme (`redis://`) leaves IP literals as opaque domains.
         Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+            d.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+                || d.eq_ignore_ascii_case("localhost")
+                || d.to_ascii_lowercase().ends_with(".localhost")
         }
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
@@ -262,5 +268,9 @@ mod tests {
         assert!(is_plaintext(&u) && !is_loopback(&u));
         let u: url::Url = "https://127.0.0.2".parse().unwrap();
         assert!(!is_plaintext(&u) && is_loopback(&u));
+        let u: url::Url = "redis://127.0.0.1:6379".parse().unwrap();
+        assert!(is_plaintext(&u) && is_loopback(&u));
+        let u: url::Url = "redis://[::1]:6379".parse().unwrap();
+        assert!(is_loopback(&u));
     }
 }

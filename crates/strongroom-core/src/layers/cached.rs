@@ -215,10 +215,11 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
         }
     }
 
-    /// Starts one background refresh of `key` when a hit falls in the refresh-ahead window.
+    /// Starts one background refresh of the key when a hit falls in the refresh-ahead window
+    /// (`key` builds the owned key only then).
     fn maybe_refresh_ahead(
         self: &Arc<Self>,
-        key: &KeyRef<'_>,
+        key: impl FnOnce() -> Option<CacheKey>,
         entry: &CacheEntry,
         now: SystemTime,
     ) {
@@ -235,7 +236,7 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let Ok(key) = key.to_key() else { return };
+        let Some(key) = key() else { return };
         if self
             .flights
             .lock()
@@ -373,6 +374,8 @@ impl<S: SecretStore + 'static> Cached<S> {
         {
             let now = core.clock.system_now();
             if entry.is_fresh(core.ttl, now) {
+                // A shared cache without a local copy answers here: refresh ahead from here too.
+                core.maybe_refresh_ahead(|| Some(key.clone()), &entry, now);
                 return Ok(Some(entry.secret));
             }
             stale = Some(entry);
@@ -434,7 +437,7 @@ impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
         }
         core.counters.hits.incr();
         if core.refresh_ahead.is_some() {
-            core.maybe_refresh_ahead(&key, &entry, now);
+            core.maybe_refresh_ahead(|| key.to_key().ok(), &entry, now);
         }
         Some(entry.secret)
     }
