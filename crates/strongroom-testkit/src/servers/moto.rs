@@ -46,9 +46,14 @@ impl Moto {
         for _ in 0..3 {
             let port = free_port();
             let log = tempfile::NamedTempFile::new().expect("temp file for moto output");
+            // moto's request recorder writes `moto_recording` into its working directory:
+            // keep that out of the source tree.
+            let recording = log.path().with_extension("recording");
             let child = Command::new(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("MOTO_RECORDER_FILEPATH", &recording)
+                .current_dir(std::env::temp_dir())
                 .stdin(Stdio::null())
                 .stdout(log.reopen().expect("moto log"))
                 .stderr(log.reopen().expect("moto log"))
@@ -137,5 +142,6 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.log.path().with_extension("recording"));
     }
 }
