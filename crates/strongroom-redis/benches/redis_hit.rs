@@ -126,5 +126,61 @@ fn bench(c: &mut Criterion) {
     rt.block_on(async { cache.clear(None).await.unwrap() });
 }
 
-criterion_group!(benches, bench);
+/// A full-stack `read()` hit answered by the near cache, beside the same hit through a plain
+/// `MemoryCache`: the near cache should cost what an in-process cache costs.
+fn near(c: &mut Criterion) {
+    use futures_util::FutureExt;
+    use strongroom_core::{
+        CachePolicy, MemoryCache, MemoryStore, SecretStore, SecretStoreExt, WriteOptions,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = strongroom_testkit::servers::redis::shared_url();
+    let name = SecretName::new("db/password").unwrap();
+    let (cache, near, memory) = rt.block_on(async {
+        let cache = RedisCacheBuilder::new(url)
+            .with_key(EncryptionKey::generate())
+            .with_prefix(format!("srbench-near-{:08x}:", rand::random::<u32>()))
+            .with_near(true)
+            .build()
+            .await
+            .unwrap();
+        while !cache.subscription_live() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let policy = || CachePolicy::new("bench").ttl(Duration::from_secs(600));
+        let near = MemoryStore::new().with_cache(std::sync::Arc::new(cache.clone()), policy());
+        let memory =
+            MemoryStore::new().with_cache(std::sync::Arc::new(MemoryCache::new(1_000)), policy());
+        for store in [&near, &memory] {
+            store
+                .write(&name, "a-typical-secret".into(), &WriteOptions::new())
+                .await
+                .unwrap();
+            store.read(&name, &ReadOptions::new()).await.unwrap();
+        }
+        (cache, near, memory)
+    });
+    let opts = ReadOptions::new();
+    let mut group = c.benchmark_group("near_hit");
+    group.bench_function("MemoryCache hit (read)", |b| {
+        b.iter(|| {
+            let got = memory.read(&name, &opts).now_or_never().expect("a hit");
+            assert!(got.unwrap().is_some());
+        })
+    });
+    group.bench_function("RedisCache near hit (read)", |b| {
+        b.iter(|| {
+            let got = near.read(&name, &opts).now_or_never().expect("a near hit");
+            assert!(got.unwrap().is_some());
+        })
+    });
+    group.finish();
+    rt.block_on(async { cache.clear(None).await.unwrap() });
+}
+
+criterion_group!(benches, bench, near);
 criterion_main!(benches);

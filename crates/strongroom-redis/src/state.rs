@@ -64,13 +64,38 @@ pub struct FleetStats {
     pub stale_stores_refused: u64,
 }
 
+/// A counter bumped on the hot path (near hits) from many threads: each thread adds to its own
+/// cache line; reading sums them.
+#[derive(Default)]
+pub(crate) struct Striped([Padded; 16]);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+impl Striped {
+    pub(crate) fn incr(&self) {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) as usize % 16
+            };
+        }
+        STRIPE.with(|i| self.0[*i].0.fetch_add(1, Ordering::Relaxed));
+    }
+
+    fn get(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) leads: AtomicU64,
     pub(crate) joined: AtomicU64,
     pub(crate) alone: AtomicU64,
     pub(crate) waiting: AtomicU64,
-    pub(crate) near_hits: AtomicU64,
+    pub(crate) near_hits: Striped,
     pub(crate) messages: AtomicU64,
     pub(crate) drops: AtomicU64,
     pub(crate) refused: AtomicU64,
@@ -174,7 +199,7 @@ impl State {
             joined: get(&c.joined),
             waits: get(&c.waiting),
             alone: get(&c.alone),
-            near_hits: get(&c.near_hits),
+            near_hits: c.near_hits.get(),
             messages: get(&c.messages),
             subscription_drops: get(&c.drops),
             stale_stores_refused: get(&c.refused),
@@ -214,7 +239,7 @@ impl State {
             return None;
         }
         let entry = near.cache.try_get_local(key)??;
-        incr(&self.counters.near_hits);
+        self.counters.near_hits.incr();
         Some(entry)
     }
 
@@ -225,7 +250,7 @@ impl State {
             return None;
         }
         let entry = near.cache.get_now(key)?;
-        incr(&self.counters.near_hits);
+        self.counters.near_hits.incr();
         Some(entry)
     }
 
