@@ -1,5 +1,5 @@
-//! Load: 10,000 reads per second through the cache layer, against a fake (Conjur) and against
-//! a real OpenBao, for `STRONGROOM_LOAD_SECS` seconds (default 5, so CI stays fast; the numbers
+//! Load: reads paced at 10,000 a second through the cache layer, against a fake (Conjur) and
+//! against a real OpenBao, for `STRONGROOM_LOAD_SECS` seconds (default 5, so CI stays fast; the numbers
 //! in docs/reliability.md come from a 60 s run). Asserted: no errors, every answer right,
 //! memory flat (RSS growth after warm-up under 64 MiB). Throughput and latency are reported,
 //! not asserted.
@@ -191,7 +191,7 @@ async fn seed_and_warm(raw: &Arc<dyn SecretStore>, cached: &Arc<dyn SecretStore>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_reads_per_second_through_the_cache() {
+async fn reads_paced_at_ten_thousand_a_second_stay_right_with_flat_memory() {
     let secs = load_secs();
     // A 1 s TTL so the backend is really read during the run (about KEYS reads a second).
     let policy = |ns: &str| CachePolicy::new(ns).ttl(Duration::from_secs(1));

@@ -3,13 +3,16 @@
 //! The contract every Strongroom secrets backend implements, and everything the backends share.
 //!
 //! * [`SecretName`], [`SecretValue`] (zeroized, redacted), [`Secret`] (value + metadata).
-//! * [`SecretStore`]: `read` / `read_many` / `write` / `delete` / `list` + [`Capabilities`].
-//!   A missing secret is `Ok(None)`.
+//! * [`SecretStore`]: `info` ([`StoreInfo`]) / `read` / `read_many` / `write` / `delete` /
+//!   `list` / `watch`. A missing secret is `Ok(None)`.
 //! * [`Error`] with an [`ErrorKind`] and [`Error::is_temporary`].
 //! * Layers: [`AccessControlled`] ([`AccessMode`]), [`Prefixed`], [`Cached`] over any
-//!   [`SecretCache`] ([`MemoryCache`] here, Redis in `strongroom-redis`).
-//! * [`TokenCache`] for provider log-ins, [`RetryPolicy`], and with the `http` feature
-//!   `HttpOptions` plus the shared request/retry loop.
+//!   [`SecretCache`] ([`MemoryCache`] here, Redis in `strongroom-redis`); write your own with
+//!   [`layer::StoreLayer`]. Watches ([`SecretWatch`]), refresh-ahead, statistics
+//!   ([`CacheStats`]), rotation ([`SecretStoreExt::rotate`]).
+//! * [`config`]: one configuration mechanism for every provider; [`provider`]: the kit
+//!   provider crates are built from (HTTP path, token cache, batches, paging bounds);
+//!   [`seal`]: values sealed at rest.
 //! * [`Template`]: `${secret:<manager>/<name>[#field]}` placeholders, failing closed.
 //! * Built-in stores: [`MemoryStore`], [`EnvStore`], [`FileStore`].
 //!
@@ -34,10 +37,6 @@ mod cache;
 mod clock;
 pub mod config;
 mod error;
-// Kept while the providers move to `provider::http`; removed after.
-#[cfg(feature = "http")]
-#[doc(hidden)]
-pub mod http;
 mod layers;
 mod name;
 mod placeholder;
@@ -46,8 +45,6 @@ mod retry;
 mod rotate;
 pub mod seal;
 mod secret;
-#[doc(hidden)]
-pub mod settings;
 mod stats;
 mod store;
 mod stores;
@@ -63,9 +60,6 @@ pub use cache::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::HttpSetters;
 pub use error::{Error, ErrorKind, Operation, Result};
-#[cfg(feature = "http")]
-#[doc(hidden)]
-pub use http::HttpOptions;
 /// Writing a layer: [`StoreLayer`](layer::StoreLayer) forwards every method a layer does not
 /// override. Kept out of the prelude so its method names never clash with [`SecretStore`]'s.
 pub mod layer {

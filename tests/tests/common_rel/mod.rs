@@ -13,7 +13,7 @@ use strongroom_akeyless::AkeylessBuilder;
 use strongroom_aws::AwsBuilder;
 use strongroom_azure::AzureBuilder;
 use strongroom_conjur::ConjurBuilder;
-use strongroom_core::{HttpOptions, RetryPolicy, SecretName, SecretStore};
+use strongroom_core::{RetryPolicy, SecretName, SecretStore};
 use strongroom_hcp_vault::HcpVaultBuilder;
 use strongroom_testkit::fake::Faults;
 use strongroom_testkit::fakes::akeyless::FakeAkeyless;
@@ -69,11 +69,6 @@ impl Tuning {
             .initial_backoff(Duration::from_millis(10))
             .max_backoff(self.max_backoff)
             .retry_timeout(Duration::from_secs(60))
-    }
-    pub fn http(&self) -> HttpOptions {
-        HttpOptions::default()
-            .request_timeout(self.timeout)
-            .connect_timeout(self.timeout)
     }
     /// The longest a call may take: every attempt times out, plus every backoff, plus
     /// `margin`. `retry_after` is the longest server-requested wait that will be honoured.
@@ -215,23 +210,16 @@ impl Fake {
                     .with_api_host(base)
                     .with_access_id(f.access_id())
                     .with_access_key(f.access_key())
-                    .with_http({
-                        let mut http = strongroom_core::config::HttpConfig::default();
-                        http.timeout = t.timeout;
-                        http.connect_timeout = t.timeout;
-                        http
-                    })
+                    .with_timeout(t.timeout)
+                    .with_connect_timeout(t.timeout)
                     .with_retry_policy(t.retry_policy())
                     .build()
                     .unwrap(),
             ),
             Fake::Azure(f) => Arc::new(
                 AzureBuilder::new()
-                    .with_http({
-                        let mut http = strongroom_core::config::HttpConfig::default();
-                        (http.timeout, http.connect_timeout) = (t.timeout, t.timeout);
-                        http
-                    })
+                    .with_timeout(t.timeout)
+                    .with_connect_timeout(t.timeout)
                     .with_vault_url(base)
                     .with_ca_pem(f.ca_pem())
                     .with_verify_challenge_resource(false)
@@ -256,11 +244,8 @@ pub fn vault_store(bao: &OpenBao, t: &Tuning) -> strongroom_hcp_vault::HcpVaultS
     HcpVaultBuilder::new()
         .with_addr(t.base_url.clone().unwrap_or_else(|| bao.url()))
         .with_token(bao.root_token())
-        .with_http({
-            let mut http = strongroom_core::config::HttpConfig::default();
-            (http.timeout, http.connect_timeout) = (t.timeout, t.timeout);
-            http
-        })
+        .with_timeout(t.timeout)
+        .with_connect_timeout(t.timeout)
         .with_retry_policy(t.retry_policy())
         .build()
         .unwrap()
