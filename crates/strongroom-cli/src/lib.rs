@@ -15,12 +15,13 @@ use clap::{Args, Parser, Subcommand};
 use strongroom::litellm::LiteLlmConfig;
 use strongroom::trust::TrustStore;
 use strongroom::{
-    AccessMode, CachePolicy, DeleteOptions, Error, ErrorKind, Manager, MemoryCache, ReadOptions,
-    Registry, SecretName, SecretStoreExt, SecretValue, WriteOptions,
+    AccessMode, DeleteOptions, Error, ErrorKind, Manager, MemoryCache, ReadOptions, Registry,
+    SecretName, SecretStoreExt, SecretValue, WriteOptions,
 };
 use zeroize::Zeroizing;
 
 mod process;
+mod watch;
 
 pub use process::{escape_terminal, harden_process};
 
@@ -158,14 +159,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Render ${secret:<manager>/<name>[#field]} placeholders of a file (or - for stdin) to stdout.
+    /// Render ${secret:<manager>/<name>[#field]} placeholders of a file (or - for stdin) to
+    /// stdout, or to --out FILE (written atomically, mode 0600). With --watch it keeps running
+    /// and rewrites FILE whenever a secret it uses changes, running --exec after each write
+    /// (what consul-template and Vault Agent templates do, for every backend).
     Render {
         /// Template file, or - for stdin.
         file: String,
+        /// Write the result to FILE instead of stdout: a temporary file (mode 0600) in the
+        /// same directory, then a rename over FILE, so readers see the old or the new content,
+        /// never a mix.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Keep running: watch every secret the template uses and rewrite --out when one
+        /// changes (a rotation). Stops on SIGTERM or SIGINT.
+        #[arg(long, requires = "out")]
+        watch: bool,
+        /// Run this shell command (`sh -c`) after each write of --out, e.g. a reload. It gets
+        /// this process's environment minus the configuration's credentials, and no secret
+        /// value. Without --watch, render exits with its exit code.
+        #[arg(long, value_name = "CMD", requires = "out")]
+        exec: Option<String>,
     },
     /// Run a command with secrets in its environment only. The child gets this process's
     /// environment minus every credential the configuration uses, plus the rendered --env
-    /// values (and, with --litellm-config, every os.environ/NAME of the file).
+    /// values (and, with --litellm-config, every os.environ/NAME of the file). Without
+    /// --watch this process becomes the child (exec on Unix).
     Run {
         /// NAME=TEMPLATE, e.g. DB_PASSWORD='${secret:vault/db#password}' (repeatable).
         #[arg(long = "env", value_name = "NAME=TEMPLATE")]
@@ -173,6 +192,27 @@ enum Command {
         /// Give the child only the --env values plus PATH, HOME, LANG and TERM.
         #[arg(long)]
         clean_env: bool,
+        /// Stay as a supervising parent instead of becoming the child: watch every secret the
+        /// child was given and restart it (SIGTERM, then a fresh child with the new values)
+        /// when one changes. Signals sent to this process are forwarded to the child's process
+        /// group; the exit code is the child's. Trades exec's "no parent keeps the values"
+        /// for supervision: this process keeps them in memory while the child runs. Unix only.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: send this signal (HUP, SIGUSR1, 10, …) instead of restarting. The
+        /// child's environment stays as it was; use it for a child that re-reads a file
+        /// `render --watch` keeps up to date.
+        #[arg(long, requires = "watch", value_name = "SIGNAL")]
+        signal: Option<String>,
+        /// With --watch: how long a child has to exit after SIGTERM before a restart sends
+        /// SIGKILL (e.g. 10s, 500ms).
+        #[arg(
+            long,
+            requires = "watch",
+            value_name = "DURATION",
+            default_value = "10s"
+        )]
+        kill_timeout: String,
         /// The command and its arguments (after --).
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -186,6 +226,11 @@ enum Command {
     Managers {
         #[arg(long)]
         json: bool,
+        /// Add each manager's cache statistics (hits, misses, stale answers served,
+        /// refreshes, backend errors, single-flight joins, backend reads, watches). They are
+        /// this process's own counters: the health check's read and nothing else.
+        #[arg(long)]
+        stats: bool,
     },
     /// Copy secrets from one manager to another.
     Copy {
@@ -312,7 +357,7 @@ async fn load(global: &Global) -> Result<Source, Error> {
         "local",
         "file",
         std::sync::Arc::new(store),
-        Some((cache, CachePolicy::new("local"))),
+        Some((cache, strongroom::config::default_cache_policy("local"))),
         "",
         AccessMode::ReadAndWrite,
         None,
@@ -582,7 +627,12 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
-        Command::Render { file } => {
+        Command::Render {
+            file,
+            out,
+            watch,
+            exec,
+        } => {
             let mut text = Zeroizing::new(String::new());
             if file == "-" {
                 std::io::stdin()
@@ -594,6 +644,20 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                     .and_then(|mut f| f.read_to_string(&mut text))
                     .map_err(|e| Error::config("FILE", format!("cannot read `{file}`: {e}")))?;
             }
+            if let Some(out) = out {
+                let job = watch::RenderJob {
+                    registry,
+                    groups,
+                    template: &text,
+                    out: &out,
+                    exec: exec.as_deref(),
+                };
+                return if watch {
+                    job.watch().await
+                } else {
+                    job.once().await
+                };
+            }
             let rendered = registry.render(&text, groups).await?;
             let mut out = std::io::stdout().lock();
             out.write_all(rendered.expose_secret()).map_err(io_err)?;
@@ -603,8 +667,34 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Run {
             envs,
             clean_env,
+            watch,
+            signal,
+            kill_timeout,
             command,
         } => {
+            #[cfg(not(unix))]
+            if watch {
+                let _ = (signal, kill_timeout);
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "run --watch needs Unix (signals and process groups)",
+                ));
+            }
+            #[cfg(unix)]
+            if watch {
+                let job = watch::Supervisor {
+                    registry,
+                    litellm,
+                    groups,
+                    envs: &envs,
+                    clean_env,
+                    command: &command,
+                    signal: signal.as_deref().map(watch::parse_signal).transpose()?,
+                    kill_timeout: strongroom::config::parse::duration(&kill_timeout)
+                        .map_err(|e| Error::config("--kill-timeout", e))?,
+                };
+                return job.run().await;
+            }
             let child =
                 process::ChildSpec::prepare(registry, litellm, groups, &envs, clean_env).await?;
             process::run_child(child, &command).await
@@ -669,7 +759,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
-        Command::Managers { json } => {
+        Command::Managers { json, stats } => {
             let mut rows = Vec::new();
             let mut all_ok = true;
             for name in registry.manager_names() {
@@ -695,22 +785,49 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 } else {
                     "not checked (write_only)".to_string()
                 };
-                rows.push(serde_json::json!({
+                let mut row = serde_json::json!({
                     "name": m.name(), "provider": m.provider(), "access_mode": m.access_mode().as_str(),
                     "allowed_groups": m.allowed_groups(), "health": health,
-                }));
+                });
+                if stats {
+                    row["stats"] = serde_json::to_value(m.stats()).map_err(|e| {
+                        Error::new(ErrorKind::Unavailable, format!("statistics: {e}"))
+                    })?;
+                }
+                rows.push(row);
             }
             if json {
                 print_json(serde_json::Value::Array(rows));
             } else {
+                let mut out = std::io::stdout().lock();
+                if stats {
+                    writeln!(
+                        out,
+                        "manager\tprovider\taccess_mode\thealth\t{}",
+                        STATS_COLUMNS.map(|(title, _)| title).join("\t")
+                    )
+                    .map_err(io_err)?;
+                }
                 for r in rows {
-                    println!(
+                    write!(
+                        out,
                         "{}\t{}\t{}\t{}",
                         r["name"].as_str().unwrap_or(""),
                         r["provider"].as_str().unwrap_or("-"),
                         r["access_mode"].as_str().unwrap_or("-"),
                         r["health"].as_str().unwrap_or("")
-                    );
+                    )
+                    .map_err(io_err)?;
+                    if stats {
+                        for (_, key) in STATS_COLUMNS {
+                            match r["stats"][key].as_u64() {
+                                Some(n) => write!(out, "\t{n}"),
+                                None => write!(out, "\t-"),
+                            }
+                            .map_err(io_err)?;
+                        }
+                    }
+                    writeln!(out).map_err(io_err)?;
                 }
             }
             Ok(if all_ok { 0 } else { EXIT_BACKEND })
@@ -735,6 +852,18 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         }
     }
 }
+
+/// The statistics columns of `managers --stats`: title, JSON key of `CacheStats`.
+const STATS_COLUMNS: [(&str, &str); 8] = [
+    ("hits", "hits"),
+    ("misses", "misses"),
+    ("stale", "stale_served"),
+    ("refreshes", "refreshes"),
+    ("errors", "backend_errors"),
+    ("joins", "single_flight_joins"),
+    ("reads", "backend_reads"),
+    ("watches", "watches"),
+];
 
 /// How many names one batched read of `copy` asks for.
 const COPY_BATCH: usize = 100;

@@ -8,6 +8,9 @@ use strongroom::litellm::LiteLlmConfig;
 use strongroom::{Error, Registry, is_forbidden_char};
 use zeroize::Zeroizing;
 
+#[cfg(unix)]
+pub(crate) use rustix::process::Signal;
+
 /// Variables every configuration may use as a key besides its providers' (the Redis cache's
 /// key and password, the file store's key): never handed to a child.
 const ALWAYS_SCRUBBED: &[&str] = &[
@@ -120,24 +123,45 @@ impl ChildSpec {
             secrets.retain(|(k, _)| *k != var);
             secrets.push((var, Zeroizing::new(text)));
         }
-        let scrubbed: BTreeSet<&str> = registry
-            .credential_variables()
-            .iter()
-            .map(String::as_str)
-            .chain(ALWAYS_SCRUBBED.iter().copied())
-            .collect();
-        let inherited = std::env::vars_os()
-            .filter(|(k, _)| {
-                let k = k.to_string_lossy();
-                if clean_env {
-                    CLEAN_ENV_KEEPS.contains(&k.as_ref())
-                } else {
-                    !scrubbed.contains(k.as_ref())
-                }
-            })
-            .collect();
-        Ok(ChildSpec { inherited, secrets })
+        Ok(ChildSpec {
+            inherited: inherited_env(registry, clean_env),
+            secrets,
+        })
     }
+
+    /// A command running `program args` with exactly this environment (nothing of this
+    /// process's environment besides what [`inherited_env`] kept).
+    pub(crate) fn command(&self, program: &str, args: &[String]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .envs(self.inherited.iter().map(|(k, v)| (k, v)));
+        for (k, v) in &self.secrets {
+            cmd.env(k, v.as_str());
+        }
+        cmd
+    }
+}
+
+/// What a child of this process inherits of its environment: everything but the
+/// configuration's credentials, or with `clean_env` only PATH/HOME/LANG/TERM.
+pub(crate) fn inherited_env(registry: &Registry, clean_env: bool) -> Vec<(OsString, OsString)> {
+    let scrubbed: BTreeSet<&str> = registry
+        .credential_variables()
+        .iter()
+        .map(String::as_str)
+        .chain(ALWAYS_SCRUBBED.iter().copied())
+        .collect();
+    std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            if clean_env {
+                CLEAN_ENV_KEEPS.contains(&k.as_ref())
+            } else {
+                !scrubbed.contains(k.as_ref())
+            }
+        })
+        .collect()
 }
 
 fn binary(var: &str) -> Error {
@@ -176,13 +200,7 @@ pub(crate) async fn run_child(spec: ChildSpec, command: &[String]) -> Result<u8,
     }
     #[cfg(not(unix))]
     {
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(args)
-            .env_clear()
-            .envs(spec.inherited.iter().map(|(k, v)| (k, v)));
-        for (k, v) in &spec.secrets {
-            cmd.env(k, v.as_str());
-        }
+        let mut cmd = spec.command(program, args);
         let status = cmd.status().await.map_err(|e| {
             Error::config(
                 "COMMAND",
