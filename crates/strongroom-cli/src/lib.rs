@@ -3,8 +3,10 @@
 //!
 //! Exit codes: 0 ok, 1 not found, 2 usage or configuration, 3 access denied, 4 backend error,
 //! 5 operation not supported by the backend (JSON status `not_supported`).
-//! No secret value is printed except by `get`, `render` and the child of `run`; values are
-//! never taken from the command line. The process turns core dumps off for itself first.
+//! No secret value is printed except by `get`, `render` and the child of `run` (`render --out`
+//! writes it to a file of mode 0600 instead); values are never taken from the command line.
+//! The process turns core dumps off for itself first. `run --watch` and `render --watch` keep
+//! running and follow rotations (see `watch.rs`).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
@@ -171,8 +173,9 @@ enum Command {
         /// never a mix.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Keep running: watch every secret the template uses and rewrite --out when one
-        /// changes (a rotation). Stops on SIGTERM or SIGINT.
+        /// Keep running: watch every secret the template uses and rewrite --out when the
+        /// rendered text changes (a rotation, seen within 80 % of the manager's cache TTL). A
+        /// rendering that fails keeps the file as it was. Stops on SIGTERM, SIGINT or SIGQUIT.
         #[arg(long, requires = "out")]
         watch: bool,
         /// Run this shell command (`sh -c`) after each write of --out, e.g. a reload. It gets
@@ -194,9 +197,11 @@ enum Command {
         clean_env: bool,
         /// Stay as a supervising parent instead of becoming the child: watch every secret the
         /// child was given and restart it (SIGTERM, then a fresh child with the new values)
-        /// when one changes. Signals sent to this process are forwarded to the child's process
-        /// group; the exit code is the child's. Trades exec's "no parent keeps the values"
-        /// for supervision: this process keeps them in memory while the child runs. Unix only.
+        /// when one changes — seen within 80 % of the manager's cache TTL. Signals sent to this
+        /// process are forwarded to the child's process group; the exit code is the child's.
+        /// Values that cannot be rendered any more keep the running child. Trades exec's "no
+        /// parent keeps the values" for supervision: this process keeps them in memory while
+        /// the child runs. The managers need a cache. Unix only.
         #[arg(long)]
         watch: bool,
         /// With --watch: send this signal (HUP, SIGUSR1, 10, …) instead of restarting. The
