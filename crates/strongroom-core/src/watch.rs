@@ -141,6 +141,10 @@ impl Watches {
 
 /// A watched secret: its latest value without I/O, and a signal when it changes.
 ///
+/// Refreshers are per key per process: two cache layers over the same backend object asking
+/// as the same identity (two managers over one backend) share one, built by the first watch —
+/// its clock, TTL and cache — and a write through either layer wakes it.
+///
 /// * [`SecretWatch::current`] is a lock-free load of the latest value; a refresh never holds
 ///   it up.
 /// * [`SecretWatch::changed`] resolves when the value or version actually changed.
@@ -255,7 +259,11 @@ pub(crate) async fn watch<S: SecretStore + ?Sized + 'static>(
     }
     // The first watch of this key: read it (from the cache when fresh), then start the
     // refresher. Another watch may have started meanwhile; the registry decides.
-    let first = core.flight(key.clone(), opts.read.clone()).await?;
+    let now = core.clock.system_now();
+    let first = match core.cache.get(&key).await {
+        Ok(Some(entry)) if entry.is_fresh(core.ttl, now) => Some(entry.secret),
+        _ => core.flight(key.clone(), opts.read.clone()).await?,
+    };
     let shared = Arc::new(Shared {
         current: ArcSwapOption::new(first.map(Arc::new)),
         changes: tokio::sync::watch::Sender::new(0),

@@ -366,7 +366,6 @@ impl<S: SecretStore + 'static> Cached<S> {
 
     async fn read_miss(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         let core = &self.core;
-        core.counters.misses.incr();
         let key = CacheKey::new(core.scope, name, opts);
         let mut stale = None;
         if !opts.refresh
@@ -374,12 +373,15 @@ impl<S: SecretStore + 'static> Cached<S> {
         {
             let now = core.clock.system_now();
             if entry.is_fresh(core.ttl, now) {
-                // A shared cache without a local copy answers here: refresh ahead from here too.
+                // A shared cache without a local copy answers here: a hit, and refresh ahead
+                // from here too.
+                core.counters.hits.incr();
                 core.maybe_refresh_ahead(|| Some(key.clone()), &entry, now);
                 return Ok(Some(entry.secret));
             }
             stale = Some(entry);
         }
+        core.counters.misses.incr();
         let result = if opts.refresh {
             core.load(&key, opts).await
         } else {
