@@ -52,18 +52,24 @@ where
 struct Outcome {
     median: f64,
     p999: f64,
+    p9999: f64,
     max: f64,
     reads: u64,
     backend_reads: u64,
+    /// Reads that went to the backend or waited for a read that did (cache misses); `None`
+    /// where the peer does not say.
+    waited: Option<u64>,
 }
 
-fn outcome(lat: &[f64], backend_reads: u64) -> Outcome {
+fn outcome(lat: &[f64], backend_reads: u64, waited: Option<u64>) -> Outcome {
     Outcome {
         median: median(lat),
         p999: percentile(lat, 99.9),
+        p9999: percentile(lat, 99.99),
         max: lat.iter().copied().fold(0.0, f64::max),
         reads: lat.len() as u64,
         backend_reads,
+        waited,
     }
 }
 
@@ -84,7 +90,7 @@ async fn strongroom(bao: &OpenBao, ttl: Duration, periods: u32, refresh_ahead: b
         .await
         .unwrap()
         .expect("the hot secret");
-    let before = cached.stats().backend_reads;
+    let before = cached.stats();
     let until = Instant::now() + ttl * periods;
     let c = Arc::clone(&cached);
     let lat = hammer(until, move || {
@@ -96,7 +102,12 @@ async fn strongroom(bao: &OpenBao, ttl: Duration, periods: u32, refresh_ahead: b
         }
     })
     .await;
-    outcome(&lat, cached.stats().backend_reads - before)
+    let after = cached.stats();
+    outcome(
+        &lat,
+        after.backend_reads - before.backend_reads,
+        Some(after.misses - before.misses),
+    )
 }
 
 async fn aws_crate(moto: &Moto, ttl: Duration, periods: u32) -> Outcome {
@@ -116,7 +127,7 @@ async fn aws_crate(moto: &Moto, ttl: Duration, periods: u32) -> Outcome {
         }
     })
     .await;
-    outcome(&lat, (moto.api_requests() - before) as u64)
+    outcome(&lat, (moto.api_requests() - before) as u64, None)
 }
 
 pub async fn run(cfg: &Cfg) -> RowResult {
@@ -161,43 +172,71 @@ pub async fn run(cfg: &Cfg) -> RowResult {
     let ahead = strongroom(&bao, ttl, periods, true).await;
     let plain = strongroom(&bao, ttl, periods, false).await;
     let aws = aws_crate(&moto, ttl, periods).await;
-    let describe = |o: &Outcome| {
+    let reads = |o: &Outcome| {
+        let waited = o.waited.map_or_else(String::new, |w| {
+            format!(", {w} readers waited for the backend")
+        });
+        format!("{} backend reads{waited}", o.backend_reads)
+    };
+    let tail = |o: &Outcome| {
         format!(
-            "{} backend reads over {periods} TTLs; median {}, p99.9 {}, slowest {} ({:.0}x the median) of {} reads",
-            o.backend_reads,
+            "median {}, p99.9 {}, p99.99 {}, slowest {} ({:.0}x the median), {} reads",
             fmt_ns(o.median),
             fmt_ns(o.p999),
+            fmt_ns(o.p9999),
             fmt_ns(o.max),
             o.max / o.median.max(1.0),
             o.reads
         )
     };
-    let per_period = ahead.backend_reads as f64 / f64::from(periods);
+    // A refresh starts at 80 % of the TTL and the refreshed value's TTL counts from then, so
+    // one refresh cycle is 0.8 TTL.
+    let cycles = (f64::from(periods) / 0.8).ceil() as u64;
+    let waited = ahead.waited.unwrap_or(u64::MAX);
     let mut r = RowResult::default();
     r.lines.push(Line {
-        row: "9".into(),
+        row: "9a".into(),
         what: format!(
-            "{TASKS} tasks on one hot key across {periods} TTL expiries (TTL {}), refresh-ahead 0.8",
+            "{TASKS} tasks on one hot key for {periods} TTLs (TTL {}): backend reads, readers that waited",
             fmt_ns(ns(ttl))
         ),
-        ours: describe(&ahead),
+        ours: format!("refresh-ahead 0.8 (OpenBao): {}", reads(&ahead)),
         peer: format!(
             "Strongroom without refresh-ahead (OpenBao): {}; aws_secretsmanager_caching (moto): {}",
-            describe(&plain),
-            describe(&aws)
+            reads(&plain),
+            reads(&aws)
         ),
         ratio: format!(
-            "{per_period:.2} backend reads per TTL; slowest read {:.0}x the median hit",
+            "{:.2} backend reads per refresh cycle ({cycles} cycles of 0.8 TTL)",
+            ahead.backend_reads as f64 / cycles as f64
+        ),
+        target: "1 backend read per refresh cycle; no reader waits for the backend".into(),
+        met: Some(waited == 0 && ahead.backend_reads <= cycles + 1),
+    });
+    r.lines.push(Line {
+        row: "9b".into(),
+        what: format!("the same run: read latency of the {TASKS} tasks"),
+        ours: format!("refresh-ahead: {}", tail(&ahead)),
+        peer: format!(
+            "without refresh-ahead: {}; aws_secretsmanager_caching: {}",
+            tail(&plain),
+            tail(&aws)
+        ),
+        ratio: format!(
+            "slowest read {:.0}x the median hit",
             ahead.max / ahead.median.max(1.0)
         ),
-        target: "1 backend read per TTL; slowest read ≤ 10x the median hit".into(),
-        met: Some(ahead.backend_reads == u64::from(periods) && ahead.max <= 10.0 * ahead.median),
+        target: "slowest read ≤ 10x the median hit".into(),
+        met: Some(ahead.max <= 10.0 * ahead.median),
     });
     r.notes.push(format!(
         "{TASKS} tokio tasks on 2 worker threads read the same key in a loop (yielding between \
-         reads) for {periods} TTLs; every read is timed; backend reads are counted by the cache \
-         layer's statistics (Strongroom) and moto's request log (the AWS crate). The slowest \
-         read includes any scheduling delay the shared machine adds."
+         reads) for {periods} TTLs; every read is timed; backend reads and readers that waited \
+         (cache misses) are counted by the cache layer's statistics (Strongroom) and moto's \
+         request log (the AWS crate, which has no single-flight: every backend read is a \
+         reader that waited). The slowest read includes whatever scheduling delay the shared \
+         2-core machine adds (the same stall shows in every variant); readers that waited for \
+         the backend are counted exactly in 9a."
     ));
     r
 }
