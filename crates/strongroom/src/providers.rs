@@ -199,7 +199,12 @@ pub static PROVIDERS: &[Provider] = &[
     ),
     provider!(
         "gcp",
-        ["gcp", "google", "google-secret-manager", "gcp-secret-manager"],
+        [
+            "gcp",
+            "google",
+            "google-secret-manager",
+            "gcp-secret-manager"
+        ],
         Some("google_secret_manager"),
         [],
         "gcp",
