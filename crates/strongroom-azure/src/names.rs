@@ -28,14 +28,17 @@
 //!
 //! [`ErrorKind::InvalidName`]: strongroom_core::ErrorKind::InvalidName
 
-use strongroom_core::{Error, Result, SecretName};
+use strongroom_core::provider::DashMapping;
+use strongroom_core::{Result, SecretName};
 
 /// The longest Key Vault secret name.
 pub const MAX_VAULT_NAME_LEN: usize = 127;
 
-fn is_special(c: char) -> bool {
-    matches!(c, '-' | '/' | '_')
-}
+const MAPPING: DashMapping = DashMapping {
+    backend: "Key Vault name",
+    max_len: MAX_VAULT_NAME_LEN,
+    underscore_native: false,
+};
 
 /// Maps a Strongroom name to its Key Vault name, or explains why it cannot be mapped.
 ///
@@ -47,58 +50,7 @@ fn is_special(c: char) -> bool {
 /// assert!(to_vault_name(&SecretName::new("with space").unwrap()).is_err());
 /// ```
 pub fn to_vault_name(name: &SecretName) -> Result<String> {
-    let text = name.as_str();
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut prev_special: Option<char> = None;
-    for c in text.chars() {
-        if is_special(c) {
-            if let Some(p) = prev_special {
-                return Err(Error::invalid_name(
-                    text,
-                    format!(
-                        "`{p}{c}` cannot be mapped to a Key Vault name: `/` is stored as `--` and `_` as `---`, \
-                         so `-`, `/` and `_` may not stand next to each other"
-                    ),
-                ));
-            }
-            prev_special = Some(c);
-            out.push_str(match c {
-                '-' => "-",
-                '/' => "--",
-                _ => "---",
-            });
-        } else if c.is_ascii_alphanumeric() {
-            prev_special = None;
-            out.push(c);
-        } else {
-            return Err(Error::invalid_name(
-                text,
-                format!(
-                    "{} is not allowed: Key Vault names take only ASCII letters, digits and `-` \
-                     (Strongroom also maps `/` and `_`)",
-                    describe(c)
-                ),
-            ));
-        }
-    }
-    if out.len() > MAX_VAULT_NAME_LEN {
-        return Err(Error::invalid_name(
-            text,
-            format!(
-                "the Key Vault name would be {} characters (`/` takes 2, `_` takes 3); at most {MAX_VAULT_NAME_LEN} are allowed",
-                out.len()
-            ),
-        ));
-    }
-    Ok(out)
-}
-
-fn describe(c: char) -> String {
-    match c {
-        ' ' => "a space".to_string(),
-        c if c.is_ascii() => format!("`{c}`"),
-        c => format!("`{c}` ({})", c.escape_unicode()),
-    }
+    MAPPING.encode(name)
 }
 
 /// Maps a Key Vault name back to its Strongroom name; `None` when it has none (characters
@@ -112,37 +64,7 @@ fn describe(c: char) -> String {
 /// assert!(from_vault_name("a----b").is_none());
 /// ```
 pub fn from_vault_name(vault_name: &str) -> Option<SecretName> {
-    if vault_name.is_empty()
-        || vault_name.len() > MAX_VAULT_NAME_LEN
-        || !vault_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return None;
-    }
-    let mut out = String::with_capacity(vault_name.len());
-    let mut run = 0usize;
-    let flush = |run: usize, out: &mut String| -> Option<()> {
-        match run {
-            0 => {}
-            1 => out.push('-'),
-            2 => out.push('/'),
-            3 => out.push('_'),
-            _ => return None,
-        }
-        Some(())
-    };
-    for c in vault_name.chars() {
-        if c == '-' {
-            run += 1;
-        } else {
-            flush(run, &mut out)?;
-            run = 0;
-            out.push(c);
-        }
-    }
-    flush(run, &mut out)?;
-    SecretName::new(out).ok()
+    MAPPING.decode(vault_name)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use strongroom_core::{Clock, Error, ErrorKind, Result, SecretValue, TemporaryToken, TokenCache};
+use strongroom_core::{Clock, Error, Result, SecretValue, TemporaryToken, TokenCache};
 
 use crate::api::{Api, Credential, TokenTimes};
 use crate::config::AuthMode;
@@ -39,7 +39,7 @@ pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 /// assert_eq!(renew_after(Duration::from_secs(30)), Duration::from_secs(24));
 /// ```
 pub fn renew_after(lifetime: Duration) -> Duration {
-    lifetime - REFRESH_BEFORE_EXPIRY.min(lifetime / 5)
+    strongroom_core::provider::renew_after(lifetime, REFRESH_BEFORE_EXPIRY)
 }
 
 /// A token's lifetime from its times: `exp - iat` when both are known (both from the server's
@@ -107,7 +107,7 @@ impl Auth {
             .call_with_relogin(
                 |_previous| self.login(api),
                 call,
-                |r| matches!(r, Err(e) if *e.kind() == ErrorKind::Unauthorized),
+                strongroom_core::provider::refused,
             )
             .await
     }

@@ -439,10 +439,9 @@ impl ConjurStore {
     }
 }
 
-/// Fills the provider, operation and name of an error where they are missing: the one place
-/// context is attached.
+/// The one place context is attached (provider, operation, name).
 fn ctx<T>(r: Result<T>, op: Operation, name: Option<&SecretName>) -> Result<T> {
-    r.map_err(|e| e.context(PROVIDER, op, name.map(SecretName::as_str)))
+    strongroom_core::provider::in_context(PROVIDER, r, op, name)
 }
 
 #[async_trait]

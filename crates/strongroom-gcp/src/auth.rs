@@ -55,7 +55,7 @@ const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// assert_eq!(renew_after(Duration::from_secs(300)), Duration::from_secs(240));
 /// ```
 pub fn renew_after(lifetime: Duration) -> Duration {
-    lifetime - REFRESH_AHEAD.min(lifetime / 5)
+    strongroom_core::provider::renew_after(lifetime, REFRESH_AHEAD)
 }
 
 /// A service-account key.
@@ -394,7 +394,7 @@ impl Auth {
             .call_with_relogin(
                 |_previous| self.login(api),
                 call,
-                |r| matches!(r, Err(e) if *e.kind() == ErrorKind::Unauthorized),
+                strongroom_core::provider::refused,
             )
             .await
     }

@@ -24,10 +24,17 @@
 //!
 //! [`ErrorKind::InvalidName`]: strongroom_core::ErrorKind::InvalidName
 
-use strongroom_core::{Error, Result, SecretName};
+use strongroom_core::provider::DashMapping;
+use strongroom_core::{Result, SecretName};
 
 /// The longest secret id.
 pub const MAX_SECRET_ID_LEN: usize = 255;
+
+const MAPPING: DashMapping = DashMapping {
+    backend: "Secret Manager id",
+    max_len: MAX_SECRET_ID_LEN,
+    underscore_native: true,
+};
 
 /// Maps a Strongroom name to its secret id, or explains why it cannot be mapped.
 ///
@@ -39,58 +46,7 @@ pub const MAX_SECRET_ID_LEN: usize = 255;
 /// assert!(to_secret_id(&SecretName::new("a.b").unwrap()).is_err());
 /// ```
 pub fn to_secret_id(name: &SecretName) -> Result<String> {
-    let text = name.as_str();
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut prev_dash_like: Option<char> = None;
-    for c in text.chars() {
-        match c {
-            '-' | '/' => {
-                if let Some(p) = prev_dash_like {
-                    return Err(Error::invalid_name(
-                        text,
-                        format!(
-                            "`{p}{c}` cannot be mapped to a Secret Manager id: `/` is stored as `--`, \
-                             so `-` and `/` may not stand next to each other"
-                        ),
-                    ));
-                }
-                prev_dash_like = Some(c);
-                out.push_str(if c == '/' { "--" } else { "-" });
-            }
-            c if c.is_ascii_alphanumeric() || c == '_' => {
-                prev_dash_like = None;
-                out.push(c);
-            }
-            c => {
-                return Err(Error::invalid_name(
-                    text,
-                    format!(
-                        "{} is not allowed: Secret Manager ids take only ASCII letters, digits, `_` and `-` \
-                         (Strongroom also maps `/`)",
-                        describe(c)
-                    ),
-                ));
-            }
-        }
-    }
-    if out.len() > MAX_SECRET_ID_LEN {
-        return Err(Error::invalid_name(
-            text,
-            format!(
-                "the secret id would be {} characters (`/` takes 2); at most {MAX_SECRET_ID_LEN} are allowed",
-                out.len()
-            ),
-        ));
-    }
-    Ok(out)
-}
-
-fn describe(c: char) -> String {
-    match c {
-        ' ' => "a space".to_owned(),
-        c if c.is_ascii() => format!("`{c}`"),
-        c => format!("`{c}` ({})", c.escape_unicode()),
-    }
+    MAPPING.encode(name)
 }
 
 /// Maps a secret id back to its Strongroom name; `None` when it has none (characters outside
@@ -103,36 +59,7 @@ fn describe(c: char) -> String {
 /// assert!(from_secret_id("a---b").is_none());
 /// ```
 pub fn from_secret_id(id: &str) -> Option<SecretName> {
-    if id.is_empty()
-        || id.len() > MAX_SECRET_ID_LEN
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return None;
-    }
-    let mut out = String::with_capacity(id.len());
-    let mut run = 0usize;
-    let flush = |run: usize, out: &mut String| -> Option<()> {
-        match run {
-            0 => {}
-            1 => out.push('-'),
-            2 => out.push('/'),
-            _ => return None,
-        }
-        Some(())
-    };
-    for c in id.chars() {
-        if c == '-' {
-            run += 1;
-        } else {
-            flush(run, &mut out)?;
-            run = 0;
-            out.push(c);
-        }
-    }
-    flush(run, &mut out)?;
-    SecretName::new(out).ok()
+    MAPPING.decode(id)
 }
 
 #[cfg(test)]

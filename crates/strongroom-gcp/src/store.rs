@@ -332,9 +332,9 @@ impl GcpStore {
     }
 }
 
-/// Fills the provider, operation and name of an error where they are missing.
+/// The one place context is attached (provider, operation, name).
 fn ctx<T>(r: Result<T>, op: Operation, name: Option<&SecretName>) -> Result<T> {
-    r.map_err(|e| e.context(PROVIDER, op, name.map(SecretName::as_str)))
+    strongroom_core::provider::in_context(PROVIDER, r, op, name)
 }
 
 #[async_trait]

@@ -13,10 +13,12 @@
 //!   refused;
 //! * [`read_many_batched`]: a batch call fanned over chunks, results in asked order;
 //! * [`PageBudget`]: every pagination loop bounded;
+//! * [`DashMapping`]: a reversible mapping of names onto a narrow backend alphabet;
 //! * [`WipedJson`] / [`wipe_json`], [`dedupe`].
 
 #[cfg(feature = "http")]
 pub mod http;
+mod names;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,6 +31,7 @@ pub use crate::config::{
 pub use crate::store::{dedupe, read_each};
 pub use crate::token::{TemporaryToken, TokenCache, TokenLease};
 pub use crate::value::{WipedJson, wipe_json};
+pub use names::DashMapping;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::SecretName;
@@ -84,6 +87,49 @@ where
             (n, s)
         })
         .collect())
+}
+
+/// Fills the provider, operation and name of an error where they are missing: what a
+/// provider's `impl SecretStore` does once per operation.
+///
+/// ```
+/// use strongroom_core::{Error, ErrorKind, Operation, SecretName};
+/// use strongroom_core::provider::in_context;
+/// let name = SecretName::new("db").unwrap();
+/// let r: strongroom_core::Result<()> = Err(Error::new(ErrorKind::Unavailable, "down"));
+/// let e = in_context("conjur", r, Operation::Read, Some(&name)).unwrap_err();
+/// assert_eq!(e.to_string(), "conjur read `db`: unavailable: down");
+/// ```
+pub fn in_context<T>(
+    provider: &'static str,
+    r: Result<T>,
+    op: crate::error::Operation,
+    name: Option<&SecretName>,
+) -> Result<T> {
+    r.map_err(|e| e.context(provider, op, name.map(SecretName::as_str)))
+}
+
+/// The usual "the backend refused the token" test for [`TokenCache::call_with_relogin`]: the
+/// call failed with [`ErrorKind::Unauthorized`].
+pub fn refused<R>(r: &Result<R>) -> bool {
+    matches!(r, Err(e) if *e.kind() == ErrorKind::Unauthorized)
+}
+
+/// When to renew a token that lives `lifetime`: `margin` before it expires, or at 80 % of its
+/// life when that is sooner — a short-lived token is not renewed before every call.
+///
+/// ```
+/// use std::time::Duration;
+/// use strongroom_core::provider::renew_after;
+/// let m = Duration::from_secs(60);
+/// assert_eq!(renew_after(Duration::from_secs(480), m), Duration::from_secs(420));
+/// assert_eq!(renew_after(Duration::from_secs(30), m), Duration::from_secs(24));
+/// ```
+pub fn renew_after(
+    lifetime: std::time::Duration,
+    margin: std::time::Duration,
+) -> std::time::Duration {
+    lifetime - margin.min(lifetime / 5)
 }
 
 /// Bounds one pagination loop: at most `max_pages` pages and `max_items` items; past either
