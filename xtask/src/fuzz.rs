@@ -29,6 +29,7 @@ pub const TARGETS: &[&str] = &[
     "conjur_answers",
     "vault_answers",
     "akeyless_answers",
+    "gcp_answers",
 ];
 
 /// Seconds per target of `cargo xtask fuzz` without `--seconds`.

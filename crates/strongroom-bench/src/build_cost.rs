@@ -28,6 +28,7 @@ const PROVIDERS: &[(&str, &[&str])] = &[
             "azure_core",
         ],
     ),
+    ("gcp", &["strongroom-gcp", "crc32c"]),
 ];
 
 fn cargo() -> Command {

@@ -33,6 +33,8 @@ mod api;
 mod auth;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod names;
 mod store;
 
