@@ -287,3 +287,58 @@ async fn a_secret_that_expires_is_refreshed_ahead_of_its_own_expiry() {
     watch.changed().await.unwrap();
     assert_eq!(text(&watch).as_deref(), Some("lease-1"));
 }
+
+/// The shared backend seen as one caller (two managers with different credentials).
+#[derive(Debug)]
+struct Caller {
+    backend: Arc<Backend>,
+    info: strongroom_core::StoreInfo,
+}
+
+#[async_trait]
+impl StoreLayer for Caller {
+    type Inner = Backend;
+    fn inner(&self) -> &Backend {
+        &self.backend
+    }
+    fn info(&self) -> &strongroom_core::StoreInfo {
+        &self.info
+    }
+}
+
+#[tokio::test]
+async fn a_write_as_another_caller_wakes_the_watch_at_once() {
+    let backend = Arc::new(Backend::default());
+    let clock = Arc::new(ManualClock::new());
+    let as_caller = |who: &str| {
+        let info = strongroom_core::StoreInfo::new("memory", strongroom_core::Capabilities::all())
+            .with_address("memory://watched-space")
+            .with_identity(&[who.as_bytes()]);
+        Caller {
+            backend: Arc::clone(&backend),
+            info,
+        }
+        .with_cache(
+            Arc::new(MemoryCache::default()),
+            CachePolicy::new("w").ttl(TTL),
+        )
+        .with_clock(clock.clone())
+    };
+    let (writer, watcher) = (as_caller("writer"), as_caller("watcher"));
+    put(&backend, "v1").await;
+    let mut watch = watcher
+        .watch(&name(), &WatchOptions::new().jitter(0.0))
+        .await
+        .unwrap();
+    assert_eq!(text(&watch).as_deref(), Some("v1"));
+    SecretStore::write(&writer, &name(), "v2".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    watch.changed().await.unwrap();
+    assert_eq!(
+        text(&watch).as_deref(),
+        Some("v2"),
+        "no clock advance needed"
+    );
+    assert_eq!(backend.reads.load(Ordering::SeqCst), 2);
+}

@@ -331,3 +331,116 @@ async fn stale_if_error_serves_last_good_value_for_the_window_then_fails() {
         &ErrorKind::Unavailable
     );
 }
+
+/// One shared backend object space seen as a given caller (what two managers with different
+/// credentials over one Vault are).
+#[derive(Debug)]
+struct AsCaller {
+    backend: Arc<MemoryStore>,
+    info: StoreInfo,
+}
+
+impl AsCaller {
+    fn new(backend: &Arc<MemoryStore>, caller: &str) -> AsCaller {
+        AsCaller {
+            backend: Arc::clone(backend),
+            info: StoreInfo::new("memory", strongroom_core::Capabilities::all())
+                .with_address("memory://shared-object-space")
+                .with_identity(&[caller.as_bytes()]),
+        }
+    }
+}
+
+#[strongroom_core::async_trait]
+impl strongroom_core::layer::StoreLayer for AsCaller {
+    type Inner = MemoryStore;
+    fn inner(&self) -> &MemoryStore {
+        &self.backend
+    }
+    fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+}
+
+#[tokio::test]
+async fn a_write_as_one_caller_invalidates_every_callers_entry_of_that_object() {
+    let backend = Arc::new(MemoryStore::new());
+    let n = name("db/password");
+    backend
+        .write(&n, "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let cache: Arc<MemoryCache> = Arc::new(MemoryCache::default());
+    let alice = CountingStore::new(AsCaller::new(&backend, "alice"));
+    let alice_reads = alice.counts();
+    let alice = alice.with_cache(cache.clone(), CachePolicy::new("a"));
+    let bob = CountingStore::new(AsCaller::new(&backend, "bob"));
+    let bob_reads = bob.counts();
+    let bob = bob.with_cache(cache.clone(), CachePolicy::new("b"));
+    // Carol caches in a cache of her own: her entry must go too.
+    let carol = CountingStore::new(AsCaller::new(&backend, "carol"));
+    let carol_reads = carol.counts();
+    let carol = carol.with_cache(Arc::new(MemoryCache::default()), CachePolicy::new("c"));
+    assert_ne!(alice.scope(), bob.scope(), "callers never share an entry");
+    for store in [&alice, &bob, &carol] {
+        assert_eq!(
+            value_of(store.read(&n, &ReadOptions::new()).await.unwrap().unwrap()),
+            "v1"
+        );
+        assert_eq!(
+            value_of(store.read(&n, &ReadOptions::new()).await.unwrap().unwrap()),
+            "v1"
+        );
+    }
+    assert_eq!(
+        [alice_reads.reads(), bob_reads.reads(), carol_reads.reads()],
+        [1, 1, 1],
+        "each caller read once, then hit its own entry"
+    );
+
+    alice
+        .write(&n, "v2".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    for store in [&alice, &bob, &carol] {
+        assert_eq!(
+            value_of(store.read(&n, &ReadOptions::new()).await.unwrap().unwrap()),
+            "v2"
+        );
+    }
+    assert_eq!(
+        [alice_reads.reads(), bob_reads.reads(), carol_reads.reads()],
+        [2, 2, 2],
+        "every caller's entry was dropped by the write, so each read the new value once"
+    );
+
+    // A store over another object space keeps its entry.
+    let elsewhere_backend = Arc::new(MemoryStore::new());
+    elsewhere_backend
+        .write(&n, "other".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    let elsewhere = CountingStore::new(elsewhere_backend);
+    let elsewhere_reads = elsewhere.counts();
+    let elsewhere = elsewhere.with_cache(cache.clone(), CachePolicy::new("e"));
+    elsewhere.read(&n, &ReadOptions::new()).await.unwrap();
+    bob.delete(&n, &strongroom_core::DeleteOptions::new())
+        .await
+        .unwrap();
+    assert!(alice.read(&n, &ReadOptions::new()).await.unwrap().is_none());
+    assert_eq!(
+        value_of(
+            elsewhere
+                .read(&n, &ReadOptions::new())
+                .await
+                .unwrap()
+                .unwrap()
+        ),
+        "other"
+    );
+    assert_eq!(
+        elsewhere_reads.reads(),
+        1,
+        "another address is not a sibling"
+    );
+}

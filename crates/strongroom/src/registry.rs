@@ -129,6 +129,12 @@ impl Manager {
         self.cached.as_ref().map(|c| c.stats())
     }
 
+    /// The scope of this manager's cache entries (a digest of the backend address and the
+    /// identity asking; managers with the same scope share entries), `None` when uncached.
+    pub fn cache_scope(&self) -> Option<CacheScope> {
+        self.cache_scope
+    }
+
     /// The cache policy, `None` when the manager is uncached.
     pub fn cache_policy(&self) -> Option<&CachePolicy> {
         self.cached.as_ref().map(|c| c.policy())

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -93,6 +93,8 @@ pub(crate) struct Core<S: ?Sized> {
     pub(crate) inner: Arc<S>,
     pub(crate) cache: Arc<dyn SecretCache>,
     pub(crate) scope: CacheScope,
+    /// The backend object's address: layers over it under other identities are siblings.
+    address: String,
     pub(crate) ttl: Duration,
     pub(crate) stale_if_error: Option<Duration>,
     pub(crate) refresh_ahead: Option<f64>,
@@ -213,6 +215,19 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
         if let Err(e) = self.cache.invalidate(self.scope, name).await {
             tracing::warn!(error = %e, secret = %name, "cache invalidation failed");
         }
+        for (cache, scope) in siblings(&self.address, &self.cache, self.scope) {
+            if let Err(e) = cache.invalidate(scope, name).await {
+                tracing::warn!(error = %e, secret = %name, "cache invalidation failed");
+            }
+        }
+    }
+
+    /// Wakes the watches of `name` in every scope over this layer's backend object.
+    fn poke_watches(&self, name: &SecretName) {
+        self.watches.poke(self.scope, name);
+        for (_, scope) in siblings(&self.address, &self.cache, self.scope) {
+            self.watches.poke(scope, name);
+        }
     }
 
     /// Starts one background refresh of the key when a hit falls in the refresh-ahead window
@@ -254,14 +269,54 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
     }
 }
 
+/// Every cache and scope a layer was built over, by backend address: a write through one
+/// identity must not leave another identity's entry of the same object stale. Weak, so a
+/// dropped cache leaves nothing behind; pruned on each registration.
+type Sibling = (Weak<dyn SecretCache>, CacheScope);
+static SIBLINGS: LazyLock<Mutex<HashMap<String, Vec<Sibling>>>> = LazyLock::new(Mutex::default);
+
+fn register_sibling(address: &str, cache: &Arc<dyn SecretCache>, scope: CacheScope) {
+    let mut all = SIBLINGS.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|_, list| {
+        list.retain(|(c, _)| c.strong_count() > 0);
+        !list.is_empty()
+    });
+    let list = all.entry(address.to_owned()).or_default();
+    let weak = Arc::downgrade(cache);
+    if !list
+        .iter()
+        .any(|(c, s)| *s == scope && Weak::ptr_eq(c, &weak))
+    {
+        list.push((weak, scope));
+    }
+}
+
+/// The live caches and scopes over `address` other than (`cache`, `scope`) itself.
+fn siblings(
+    address: &str,
+    cache: &Arc<dyn SecretCache>,
+    scope: CacheScope,
+) -> Vec<(Arc<dyn SecretCache>, CacheScope)> {
+    let all = SIBLINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(list) = all.get(address) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|(c, s)| Some((c.upgrade()?, *s)))
+        .filter(|(c, s)| !(*s == scope && Arc::ptr_eq(c, cache)))
+        .collect()
+}
+
 /// The read-through cache layer.
 ///
 /// * TTL = min(policy TTL, time left until the secret's own `expires_at`).
 /// * Single-flight: N concurrent misses of one key make one backend read.
 /// * `ReadOptions::refresh` bypasses the cache and repopulates it.
-/// * Writes and deletes invalidate every cached variant of the name — for every manager over
-///   the same backend object, since they share entries (also when the backend refused the
-///   delete, e.g. Conjur).
+/// * Writes and deletes invalidate every cached variant of the name — for every layer in this
+///   process over the same backend object, whatever identity it asks as, and wake their
+///   watches (also when the backend refused the delete, e.g. Conjur). Other processes see the
+///   change when their entry's TTL ends — at once over a shared Redis cache, for the
+///   identities this process also asks as.
 /// * Optional stale-if-error (see [`CachePolicy::stale_if_error`]) and refresh-ahead (see
 ///   [`CachePolicy::refresh_ahead`]); watches ([`Cached::watch`]).
 /// * A failing cache never fails a read the backend can answer; it is logged and skipped.
@@ -285,11 +340,14 @@ impl<S: SecretStore + 'static> Cached<S> {
         let info = inner.info();
         let scope = CacheScope::of(&info.address, &info.identity);
         let ttl = policy.ttl.or(info.default_ttl).unwrap_or(DEFAULT_CACHE_TTL);
+        register_sibling(&info.address, &cache, scope);
+        let address = info.address.to_string();
         Cached {
             core: Arc::new(Core {
                 inner: Arc::new(inner),
                 cache,
                 scope,
+                address,
                 ttl,
                 stale_if_error: policy.stale_if_error,
                 refresh_ahead: policy.refresh_ahead,
@@ -533,7 +591,7 @@ impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
         self.core.invalidate_name(name).await;
         let result = self.core.inner.write(name, value, opts).await;
         self.core.invalidate_name(name).await;
-        self.core.watches.poke(self.core.scope, name);
+        self.core.poke_watches(name);
         result
     }
 
@@ -541,7 +599,7 @@ impl<S: SecretStore + 'static> StoreLayer for Cached<S> {
         self.core.invalidate_name(name).await;
         let result = self.core.inner.delete(name, opts).await;
         self.core.invalidate_name(name).await;
-        self.core.watches.poke(self.core.scope, name);
+        self.core.poke_watches(name);
         result
     }
 
