@@ -50,7 +50,181 @@ async fn read_value(store: &dyn SecretStore, n: &str) -> strongroom_core::Result
 }
 
 // ------------------------------------------------------------------------------------------
-// Fakes: the fault harness
+// Fakes: the fault harness, and the fault proxy in front of them
+
+/// The body the fakes' `Fault::Malformed` answers with (`strongroom_testkit::fake`).
+const MALFORMED_BODY: &str = "{\"this is\": not json";
+
+/// Where a fault is injected.
+#[derive(Debug, Clone)]
+enum Inject {
+    /// Queued in the fake's own fault harness (applied to the next requests).
+    Fake(Vec<Fault>),
+    /// Latency added by the fake to every request.
+    FakeLatency(Duration),
+    /// A mode of the fault proxy in front of the fake.
+    Proxy(ProxyMode),
+}
+
+/// One row of the fault matrix: the fault, the ONE outcome it must produce on this fake, and
+/// how many requests the fake must see.
+#[derive(Debug, Clone)]
+struct Case {
+    fault: &'static str,
+    inject: Inject,
+    /// The longest server-requested wait the call honours (for the time bound).
+    retry_after: Duration,
+    /// `ok` or an `ErrorKind::as_str()`.
+    outcome: &'static str,
+    /// The value an `ok` read returns.
+    value: &'static str,
+    /// Requests the fake sees (the one attempt, every retry, nothing else).
+    requests: u64,
+}
+
+/// The matrix for `kind`, with `retries` retries configured. Where the outcome differs per
+/// fake, the row says why.
+fn fault_matrix(kind: FakeKind, retries: usize) -> Vec<Case> {
+    let n = retries;
+    let all = n as u64 + 1; // the first attempt and every retry
+    let zero = Duration::ZERO;
+    let case = |fault, inject, outcome, requests| Case {
+        fault,
+        inject,
+        retry_after: zero,
+        outcome,
+        value: "fm-value",
+        requests,
+    };
+    let fake = |faults: Vec<Fault>| Inject::Fake(faults);
+    let past_timeout = Fault::Delay(Duration::from_millis(700) + Duration::from_millis(500));
+    vec![
+        // Retryable statuses: retried within the budget, the last one's status after it.
+        case(
+            "503 x retries",
+            fake(vec![Fault::Status(503); n]),
+            "ok",
+            all,
+        ),
+        case(
+            "503 x all",
+            fake(vec![Fault::Status(503); n + 5]),
+            "unavailable",
+            all,
+        ),
+        case(
+            "502/504 burst",
+            fake(vec![Fault::Status(502), Fault::Status(504)]),
+            "ok",
+            3,
+        ),
+        Case {
+            retry_after: Duration::from_secs(1),
+            ..case(
+                "429 Retry-After 1",
+                fake(vec![Fault::RetryAfter(429, 1)]),
+                "ok",
+                2,
+            )
+        },
+        case(
+            "429 x all",
+            fake(vec![Fault::RetryAfter(429, 0); n + 5]),
+            "rate_limited",
+            all,
+        ),
+        // A connection closed before any answer: a transport error (`transport_error`:
+        // neither a timeout nor a body error) — Unavailable, temporary, retried.
+        case("drop x1", fake(vec![Fault::Drop]), "ok", 2),
+        case(
+            "drop x all",
+            fake(vec![Fault::Drop; n + 5]),
+            "unavailable",
+            all,
+        ),
+        // The fakes' `Truncate` ends its body stream with an error in the same poll as the
+        // first chunk; hyper's server then closes the connection without flushing the buffered
+        // head, so the client never sees a byte of the answer: exactly `drop`, Unavailable.
+        // A body cut short after the head is the proxy's `CutBody` row below.
+        case("truncate x1", fake(vec![Fault::Truncate]), "ok", 2),
+        case(
+            "truncate x all",
+            fake(vec![Fault::Truncate; n + 5]),
+            "unavailable",
+            all,
+        ),
+        // A 200 whose body is not what the protocol promises. Conjur's read answer IS the raw
+        // value (`GET /secrets/…` returns the bytes stored), so any 200 body is a value;
+        // Akeyless and Azure promise JSON and say the answer is malformed (Protocol, not
+        // retried: the server answered).
+        if kind == FakeKind::Conjur {
+            Case {
+                value: MALFORMED_BODY,
+                ..case(
+                    "malformed x all",
+                    fake(vec![Fault::Malformed; n + 5]),
+                    "ok",
+                    1,
+                )
+            }
+        } else {
+            case(
+                "malformed x all",
+                fake(vec![Fault::Malformed; n + 5]),
+                "protocol",
+                1,
+            )
+        },
+        // No answer within the request timeout: `is_timeout()` — Timeout, retried.
+        case(
+            "delay > timeout x1",
+            fake(vec![past_timeout.clone()]),
+            "ok",
+            2,
+        ),
+        case(
+            "delay > timeout x all",
+            fake(vec![past_timeout; n + 5]),
+            "timeout",
+            all,
+        ),
+        case(
+            "latency 50ms",
+            Inject::FakeLatency(Duration::from_millis(50)),
+            "ok",
+            1,
+        ),
+        // Through the proxy: the head arrives, then the body stops after 3 of its bytes.
+        if kind == FakeKind::Azure {
+            // The failed body read surfaces as an SDK `Io` error inside the SDK's retry loop:
+            // retried like any transport error, then Unavailable (`strongroom_azure::error::map`).
+            case(
+                "body cut short (proxy)",
+                Inject::Proxy(ProxyMode::CutBody(3)),
+                "unavailable",
+                all,
+            )
+        } else {
+            // The core HTTP path reads the body with `Response::chunk()`, which reports the
+            // failed read as a decode error: `transport_error` makes it Protocol — and not
+            // temporary (its `is_body()` branch, meant to retry such reads, never sees it),
+            // so the one attempt is all.
+            case(
+                "body cut short (proxy)",
+                Inject::Proxy(ProxyMode::CutBody(3)),
+                "protocol",
+                1,
+            )
+        },
+        // Accepted, never answered: every attempt times out, none reaches the fake.
+        case(
+            "blackhole (proxy)",
+            Inject::Proxy(ProxyMode::Blackhole),
+            "timeout",
+            0,
+        ),
+    ]
+}
 
 struct Row {
     fault: &'static str,
@@ -59,23 +233,36 @@ struct Row {
     elapsed: Duration,
 }
 
-/// Runs one read against `fake` with `faults` queued; checks the outcome is one of `allowed`,
-/// the request count stays within the retry budget and the call within its time bound.
+/// Runs one read against `fake` with `case` injected; checks the outcome is the case's, the
+/// fake saw exactly the case's requests and the call stayed within its time bound.
 async fn one_read(
     fake: &Fake,
-    store: &dyn SecretStore,
+    direct: &dyn SecretStore,
+    proxy: &FaultProxy,
+    proxied: &dyn SecretStore,
     t: &Tuning,
-    label: &'static str,
-    faults: &[Fault],
-    allowed: &[&str],
-    retry_after: Duration,
+    case: &Case,
 ) -> Row {
+    let label = case.fault;
     fake.faults().clear();
-    for f in faults {
-        fake.faults().push(f.clone());
-    }
+    let store = match &case.inject {
+        Inject::Fake(faults) => {
+            for f in faults {
+                fake.faults().push(f.clone());
+            }
+            direct
+        }
+        Inject::FakeLatency(d) => {
+            fake.faults().set_latency(Some(*d));
+            direct
+        }
+        Inject::Proxy(mode) => {
+            proxy.set_mode(*mode);
+            proxied
+        }
+    };
     let before = fake.requests();
-    let bound = t.bound(retry_after, MARGIN);
+    let bound = t.bound(case.retry_after, MARGIN);
     let (result, elapsed) = timed(
         &format!("{} {label}", fake.label()),
         bound + Duration::from_secs(5),
@@ -83,36 +270,37 @@ async fn one_read(
     )
     .await;
     fake.faults().clear();
+    fake.faults().set_latency(None);
+    proxy.set_mode(ProxyMode::Pass);
     let requests = fake.requests() - before;
     let outcome = kind_name(&result);
-    assert!(
-        allowed.contains(&outcome.as_str()),
-        "{} {label}: outcome {outcome} not in {allowed:?} ({result:?})",
+    assert_eq!(
+        outcome,
+        case.outcome,
+        "{} {label}: {result:?}",
         fake.label()
     );
-    if let Ok(Some(s)) = &result
-        && label != "malformed x all"
-    {
-        assert_eq!(
-            s.value.expose_str().unwrap(),
-            "fm-value",
-            "{}",
+    match &result {
+        Ok(s) => assert_eq!(
+            s.as_ref().map(|s| s.value.expose_str().unwrap()),
+            Some(case.value),
+            "{} {label}",
             fake.label()
-        );
+        ),
+        Err(e) => {
+            assert!(!e.to_string().contains("fm-value"));
+            assert_eq!(
+                e.name(),
+                Some("fm/key"),
+                "{} {label}: error names the secret",
+                fake.label()
+            );
+        }
     }
-    if let Err(e) = &result {
-        assert!(!e.to_string().contains("fm-value"));
-        assert_eq!(
-            e.name(),
-            Some("fm/key"),
-            "{} {label}: error names the secret",
-            fake.label()
-        );
-    }
-    // One attempt plus `retries` retries; one extra for a log-in the fault hit first.
-    assert!(
-        requests <= t.retries as u64 + 2,
-        "{} {label}: {requests} requests for a budget of {} retries",
+    assert_eq!(
+        requests,
+        case.requests,
+        "{} {label}: requests seen by the fake (budget: {} retries)",
         fake.label(),
         t.retries
     );
@@ -137,168 +325,37 @@ async fn fault_matrix_against_the_fakes() {
         let t = Tuning::default()
             .timeout(Duration::from_millis(700))
             .retries(3);
-        let store = fake.store(&t);
-        // Warm up: the log-in happens now, so faults hit the secret calls.
-        assert_eq!(
-            read_value(&*store, "fm/key").await.unwrap().as_deref(),
-            Some("fm-value")
-        );
-        let n = t.retries;
-        let zero = Duration::ZERO;
+        let direct = fake.store(&t);
+        let proxy = fake.proxy().await;
+        let proxied = fake.store(&t.clone().via(fake.url_via(proxy.addr())));
+        // Warm up both: the log-in happens now, so faults hit the secret calls.
+        for store in [&direct, &proxied] {
+            assert_eq!(
+                read_value(&**store, "fm/key").await.unwrap().as_deref(),
+                Some("fm-value")
+            );
+        }
         let mut rows = Vec::new();
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "503 x retries",
-                &vec![Fault::Status(503); n],
-                &["ok"],
-                zero,
-            )
-            .await,
-        );
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "503 x all",
-                &vec![Fault::Status(503); n + 5],
-                &["unavailable"],
-                zero,
-            )
-            .await,
-        );
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "502/504 burst",
-                &[Fault::Status(502), Fault::Status(504)],
-                &["ok"],
-                zero,
-            )
-            .await,
-        );
-        let r = one_read(
-            &fake,
-            &*store,
-            &t,
-            "429 Retry-After 1",
-            &[Fault::RetryAfter(429, 1)],
-            &["ok"],
-            Duration::from_secs(1),
-        )
-        .await;
-        assert!(
-            r.elapsed >= Duration::from_millis(900),
-            "{}: Retry-After: 1 honoured (took {:?})",
-            fake.label(),
-            r.elapsed
-        );
-        rows.push(r);
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "429 x all",
-                &vec![Fault::RetryAfter(429, 0); n + 5],
-                &["rate_limited"],
-                zero,
-            )
-            .await,
-        );
-        rows.push(one_read(&fake, &*store, &t, "drop x1", &[Fault::Drop], &["ok"], zero).await);
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "drop x all",
-                &vec![Fault::Drop; n + 5],
-                &["unavailable"],
-                zero,
-            )
-            .await,
-        );
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "truncate x1",
-                &[Fault::Truncate],
-                &["ok"],
-                zero,
-            )
-            .await,
-        );
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "truncate x all",
-                &vec![Fault::Truncate; n + 5],
-                &["protocol", "unavailable"],
-                zero,
-            )
-            .await,
-        );
-        // Conjur's read answer is the raw value: a 200 with any body IS a value. The others
-        // promise JSON and must say the answer is malformed.
-        let malformed_allowed: &[&str] = if kind == FakeKind::Conjur {
-            &["ok", "protocol"]
-        } else {
-            &["protocol"]
-        };
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "malformed x all",
-                &vec![Fault::Malformed; n + 5],
-                malformed_allowed,
-                zero,
-            )
-            .await,
-        );
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "delay > timeout x1",
-                &[Fault::Delay(t.timeout + Duration::from_millis(500))],
-                &["ok"],
-                zero,
-            )
-            .await,
-        );
-        rows.push(
-            one_read(
-                &fake,
-                &*store,
-                &t,
-                "delay > timeout x all",
-                &vec![Fault::Delay(t.timeout + Duration::from_millis(500)); n + 5],
-                &["timeout", "unavailable"],
-                zero,
-            )
-            .await,
-        );
-        fake.faults().set_latency(Some(Duration::from_millis(50)));
-        rows.push(one_read(&fake, &*store, &t, "latency 50ms", &[], &["ok"], zero).await);
-        fake.faults().set_latency(None);
-        // The store still works after all of it.
-        assert_eq!(
-            read_value(&*store, "fm/key").await.unwrap().as_deref(),
-            Some("fm-value")
-        );
+        for case in fault_matrix(kind, t.retries) {
+            let row = one_read(&fake, &*direct, &proxy, &*proxied, &t, &case).await;
+            if case.retry_after > Duration::ZERO {
+                assert!(
+                    row.elapsed >= case.retry_after - Duration::from_millis(100),
+                    "{} {}: Retry-After honoured (took {:?})",
+                    fake.label(),
+                    case.fault,
+                    row.elapsed
+                );
+            }
+            rows.push(row);
+        }
+        // Both stores still work after all of it.
+        for store in [&direct, &proxied] {
+            assert_eq!(
+                read_value(&**store, "fm/key").await.unwrap().as_deref(),
+                Some("fm-value")
+            );
+        }
         for r in rows {
             report(&format!(
                 "faults fake={} fault=\"{}\" outcome={} requests={} elapsed_ms={}",
@@ -312,6 +369,26 @@ async fn fault_matrix_against_the_fakes() {
     }
 }
 
+/// What a write under a burst of faults must do on one fake: its outcome, the versions the
+/// fake then holds, and the requests it saw.
+fn write_burst_expected(kind: FakeKind, burst: &str) -> (&'static str, usize, u64) {
+    match (kind, burst) {
+        // A Conjur write is a policy load (add-only, harmless to repeat: retried) and then
+        // one value POST (a new version each time: never retried). The burst hits the load.
+        (FakeKind::Conjur, "503 x1" | "drop x1") => ("ok", 1, 3),
+        (FakeKind::Conjur, "503 x10") => ("unavailable", 0, 4),
+        // An Akeyless write starts with `create-secret`, which is not retried (a repeat after
+        // a lost answer would answer 409 and write a second version): the first fault is the
+        // outcome, and nothing was stored.
+        (FakeKind::Akeyless, _) => ("unavailable", 0, 1),
+        // Azure's write is one `PUT`, retried by the SDK's retry policy on retryable statuses
+        // and transport errors.
+        (FakeKind::Azure, "503 x1" | "drop x1") => ("ok", 1, 2),
+        (FakeKind::Azure, "503 x10") => ("unavailable", 0, 4),
+        _ => unreachable!("{burst}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_under_5xx_bursts_are_applied_exactly_once_or_reported() {
     for kind in FAKES {
@@ -321,18 +398,20 @@ async fn writes_under_5xx_bursts_are_applied_exactly_once_or_reported() {
             .retries(3);
         let store = fake.store(&t);
         read_value(&*store, "warm").await.unwrap();
-        for (i, faults) in [
-            vec![Fault::Status(503)],
-            vec![Fault::Drop],
-            vec![Fault::Status(503); 10],
+        for (i, (burst, faults)) in [
+            ("503 x1", vec![Fault::Status(503)]),
+            ("drop x1", vec![Fault::Drop]),
+            ("503 x10", vec![Fault::Status(503); 10]),
         ]
         .into_iter()
         .enumerate()
         {
             let n = format!("wb/k{i}");
+            let (outcome, expected_versions, expected_requests) = write_burst_expected(kind, burst);
             for f in &faults {
                 fake.faults().push(f.clone());
             }
+            let before = fake.requests();
             let (result, _) = timed(
                 "write",
                 t.bound(Duration::ZERO, MARGIN) * 3,
@@ -340,93 +419,112 @@ async fn writes_under_5xx_bursts_are_applied_exactly_once_or_reported() {
             )
             .await;
             fake.faults().clear();
+            let requests = fake.requests() - before;
             let versions = fake.versions(&n);
-            match &result {
-                Ok(_) => {
-                    assert_eq!(
-                        versions,
-                        1,
-                        "{} {n}: a successful write is applied once",
-                        fake.label()
-                    );
-                    assert_eq!(
-                        read_value(&*store, &n).await.unwrap().as_deref(),
-                        Some("wv")
-                    );
-                }
-                Err(e) => {
-                    assert!(e.is_temporary(), "{} {n}: {e}", fake.label());
-                    assert!(versions <= 1, "{} {n}: {versions} versions", fake.label());
-                }
-            }
+            let got = result
+                .as_ref()
+                .map_or_else(|e| e.kind().as_str().to_owned(), |_| "ok".into());
             report(&format!(
-                "write-burst fake={} faults={} outcome={} versions={versions}",
+                "write-burst fake={} burst=\"{burst}\" outcome={got} versions={versions} requests={requests}",
                 fake.label(),
-                faults.len(),
-                result
-                    .as_ref()
-                    .map_or_else(|e| e.kind().as_str().to_owned(), |_| "ok".into())
             ));
+            assert_eq!(got, outcome, "{} {burst}: {result:?}", fake.label());
+            assert_eq!(versions, expected_versions, "{} {burst}", fake.label());
+            assert_eq!(requests, expected_requests, "{} {burst}", fake.label());
+            match result {
+                Ok(_) => assert_eq!(
+                    read_value(&*store, &n).await.unwrap().as_deref(),
+                    Some("wv")
+                ),
+                Err(e) => assert!(e.is_temporary(), "{} {burst}: {e}", fake.label()),
+            }
         }
     }
 }
 
-/// A write whose answer is cut after the server has received the whole request: the caller
-/// may get an error (the outcome is unknown), but the server holds the value once — never
-/// twice. The proxy forwards the request and none of the answer (`TruncateAfter(0)`).
+/// How many answers precede the call that stores the value in a write to an existing secret
+/// on each fake (those pass the proxy; the next ones are lost).
+fn calls_before_the_value(kind: FakeKind) -> usize {
+    match kind {
+        // An add-only policy load, then the value POST.
+        FakeKind::Conjur => 1,
+        // `create-secret` (answered 409: the item exists), then `update-secret-val`.
+        FakeKind::Akeyless => 1,
+        // One `PUT /secrets/{name}`.
+        FakeKind::Azure => 0,
+    }
+}
+
+/// A write whose answer is lost after the fake received the whole request and applied it:
+/// the caller hears Unavailable (a connection closed before the answer: the outcome is unknown
+/// to it), and the fake holds the value once — never twice. The proxy passes the answers of
+/// the calls before the one that stores the value, then closes each connection as its answer
+/// starts (`LoseAnswersAfter`), retries included.
+async fn a_lost_write_answer(kind: FakeKind) {
+    let fake = Fake::start(kind).await;
+    let proxy = fake.proxy().await;
+    let t = Tuning::default()
+        .timeout(Duration::from_millis(1000))
+        .retries(3)
+        .via(fake.url_via(proxy.addr()));
+    let store = fake.store(&t);
+    // Warm up through the proxy (log-in, policy branch, challenge).
+    store
+        .write(&name("cut/warm"), "w".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    store
+        .write(&name("cut/key"), "v1".into(), &WriteOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(fake.versions("cut/key"), 1);
+    proxy.set_mode(ProxyMode::LoseAnswersAfter(calls_before_the_value(kind)));
+    let (result, _) = timed(
+        "cut write",
+        t.bound(Duration::ZERO, MARGIN) * 2,
+        store.write(&name("cut/key"), "v2".into(), &WriteOptions::new()),
+    )
+    .await;
+    proxy.set_mode(ProxyMode::Pass);
+    let versions = fake.versions("cut/key");
+    let e = result.unwrap_err();
+    report(&format!(
+        "write-cut fake={} outcome={} versions_after_second_write={versions}",
+        fake.label(),
+        e.kind().as_str()
+    ));
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{}: {e}", fake.label());
+    assert_eq!(
+        versions,
+        2,
+        "{}: the second write was applied {} times",
+        fake.label(),
+        versions - 1
+    );
+    assert_eq!(
+        read_value(&*store, "cut/key").await.unwrap().as_deref(),
+        Some("v2"),
+        "{}",
+        fake.label()
+    );
+}
+
+/// Conjur's value POST and Akeyless's `update-secret-val` go through the core HTTP path as
+/// non-idempotent calls: sent once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_cut_after_sending_is_never_applied_twice_on_the_fakes() {
-    for kind in FAKES {
-        let fake = Fake::start(kind).await;
-        let proxy = FaultProxy::start(fake.addr()).await;
-        let t = Tuning::default()
-            .timeout(Duration::from_millis(1000))
-            .retries(3)
-            .via(fake.url_via(proxy.addr()));
-        let store = fake.store(&t);
-        // Warm up through the proxy (log-in, policy branch, challenge).
-        store
-            .write(&name("cut/warm"), "w".into(), &WriteOptions::new())
-            .await
-            .unwrap();
-        store
-            .write(&name("cut/key"), "v1".into(), &WriteOptions::new())
-            .await
-            .unwrap();
-        assert_eq!(fake.versions("cut/key"), 1);
-        proxy.set_mode(ProxyMode::TruncateAfter(0));
-        let (result, _) = timed(
-            "cut write",
-            t.bound(Duration::ZERO, MARGIN) * 2,
-            store.write(&name("cut/key"), "v2".into(), &WriteOptions::new()),
-        )
-        .await;
-        proxy.set_mode(ProxyMode::Pass);
-        let versions = fake.versions("cut/key");
-        report(&format!(
-            "write-cut fake={} outcome={} versions_after_second_write={versions}",
-            fake.label(),
-            result
-                .as_ref()
-                .map_or_else(|e| e.kind().as_str().to_owned(), |_| "ok".into())
-        ));
-        assert!(
-            versions <= 2,
-            "{}: the second write was applied {} times",
-            fake.label(),
-            versions - 1
-        );
-        if let Err(e) = &result {
-            assert!(
-                matches!(
-                    e.kind(),
-                    ErrorKind::Unavailable | ErrorKind::Protocol | ErrorKind::Timeout
-                ),
-                "{}: {e}",
-                fake.label()
-            );
-        }
+    for kind in [FakeKind::Conjur, FakeKind::Akeyless] {
+        a_lost_write_answer(kind).await;
     }
+}
+
+/// Azure's `PUT /secrets/{name}` adds a version each time it is received. It goes through the
+/// Azure SDK's retry policy, which retries every transport error (`Io`, `Connection`) whatever
+/// the method: a PUT whose answer was lost is sent again. Fails until strongroom-azure stops
+/// retrying a write once its request may have reached the vault (reported).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_a_write_cut_after_sending_is_never_applied_twice() {
+    a_lost_write_answer(FakeKind::Azure).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -499,6 +597,8 @@ async fn a_token_that_expires_in_the_middle_of_a_burst() {
 async fn openbao_through_the_fault_proxy() {
     let bao = OpenBao::start().await;
     let proxy = FaultProxy::start(bao.addr()).await;
+    // Recorded, to count the requests that reach OpenBao.
+    proxy.record(true);
     let t = Tuning::default()
         .timeout(Duration::from_secs(1))
         .retries(2)
@@ -530,8 +630,19 @@ async fn openbao_through_the_fault_proxy() {
         e.kind().as_str(),
         el.as_millis()
     ));
+    // A pooled connection again.
+    proxy.set_mode(ProxyMode::Pass);
+    assert_eq!(
+        read_value(&store, "px/key").await.unwrap().as_deref(),
+        Some("px-value")
+    );
 
-    // Blackhole: the configured timeout fires on every attempt; nothing outlives the bound.
+    // Blackhole: the configured timeout fires on every attempt (`is_timeout()`: Timeout);
+    // nothing outlives the bound. The pooled connection stops forwarding too, so the first
+    // attempt uses it and each retry opens a new one.
+    let reads_before_blackhole = proxy
+        .traffic()
+        .requests_count(b"GET /v1/secret/data/px/key ");
     proxy.set_mode(ProxyMode::Blackhole);
     let conns = proxy.connections();
     let (r, el) = timed(
@@ -541,40 +652,80 @@ async fn openbao_through_the_fault_proxy() {
     )
     .await;
     let e = r.unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Unavailable),
-        "{e}"
-    );
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
     assert!(el <= bound, "blackhole read took {el:?} > {bound:?}");
     assert!(el >= t.timeout, "it did wait for the timeout");
     let attempts = proxy.connections() - conns;
-    assert!(attempts <= t.retries as u64 + 1, "{attempts} connections");
+    assert_eq!(attempts, t.retries as u64, "{attempts} new connections");
+    assert_eq!(
+        proxy
+            .traffic()
+            .requests_count(b"GET /v1/secret/data/px/key ")
+            - reads_before_blackhole,
+        0,
+        "nothing reached OpenBao"
+    );
     report(&format!(
-        "proxy server=openbao mode=blackhole timeout_ms={} retries={} outcome={} connections={attempts} elapsed_ms={} bound_ms={}",
+        "proxy server=openbao mode=blackhole timeout_ms={} retries={} outcome={} new_connections={attempts} elapsed_ms={} bound_ms={}",
         t.timeout.as_millis(),
         t.retries,
         e.kind().as_str(),
         el.as_millis(),
         bound.as_millis()
     ));
+    proxy.set_mode(ProxyMode::Pass);
 
-    // Truncated answers: typed error, no panic.
-    for limit in [0usize, 12, 60] {
-        proxy.set_mode(ProxyMode::TruncateAfter(limit));
-        let (r, el) = timed("truncate", bound, read_value(&store, "px/key")).await;
+    // Cut answers: typed errors, no panic, one outcome each. An answer that ends before its
+    // head is complete (0, 12 or 60 bytes: OpenBao's head is longer) is a connection closed
+    // before the message completed — a transport error: Unavailable, temporary (retried). A
+    // body cut short after a complete head fails `Response::chunk()`, which reqwest reports
+    // as a decode error: Protocol, not temporary (see the fakes' matrix).
+    let reads = |p: &FaultProxy| p.traffic().requests_count(b"GET /v1/secret/data/px/key ");
+    let attempts = t.retries + 1;
+    for (label, mode, kind, temporary, sent) in [
+        (
+            "truncate0",
+            ProxyMode::TruncateAfter(0),
+            ErrorKind::Unavailable,
+            true,
+            attempts,
+        ),
+        (
+            "truncate12",
+            ProxyMode::TruncateAfter(12),
+            ErrorKind::Unavailable,
+            true,
+            attempts,
+        ),
+        (
+            "truncate60",
+            ProxyMode::TruncateAfter(60),
+            ErrorKind::Unavailable,
+            true,
+            attempts,
+        ),
+        (
+            "body-cut3",
+            ProxyMode::CutBody(3),
+            ErrorKind::Protocol,
+            false,
+            1,
+        ),
+    ] {
+        let before = reads(&proxy);
+        proxy.set_mode(mode);
+        let (r, el) = timed(label, bound, read_value(&store, "px/key")).await;
+        proxy.set_mode(ProxyMode::Pass);
         let e = r.unwrap_err();
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Unavailable | ErrorKind::Protocol | ErrorKind::Timeout
-            ),
-            "{e}"
-        );
+        let requests = reads(&proxy) - before;
         report(&format!(
-            "proxy server=openbao mode=truncate{limit} outcome={} elapsed_ms={}",
+            "proxy server=openbao mode={label} outcome={} requests={requests} elapsed_ms={}",
             e.kind().as_str(),
             el.as_millis()
         ));
+        assert_eq!(e.kind(), &kind, "{label}: {e}");
+        assert_eq!(e.is_temporary(), temporary, "{label}: {e}");
+        assert_eq!(requests, sent, "{label}: reads that reached OpenBao");
     }
 
     // Back to normal.
@@ -584,9 +735,10 @@ async fn openbao_through_the_fault_proxy() {
         Some("px-value")
     );
 
-    // A write whose answer is cut after OpenBao received it: at most one new version.
+    // A write whose answer is lost after OpenBao applied it: the KV write is not retried
+    // (not idempotent), so the caller hears Unavailable and exactly one new version exists.
     assert_eq!(vault_versions(&bao, "px/key").await, 1);
-    proxy.set_mode(ProxyMode::TruncateAfter(0));
+    proxy.set_mode(ProxyMode::LoseAnswersAfter(0));
     let (r, _) = timed(
         "cut write",
         bound,
@@ -595,16 +747,13 @@ async fn openbao_through_the_fault_proxy() {
     .await;
     proxy.set_mode(ProxyMode::Pass);
     let versions = vault_versions(&bao, "px/key").await;
+    let e = r.unwrap_err();
     report(&format!(
         "write-cut server=openbao outcome={} versions_after_second_write={versions}",
-        r.as_ref()
-            .map_or_else(|e| e.kind().as_str().to_owned(), |_| "ok".into())
+        e.kind().as_str()
     ));
-    assert!(
-        versions <= 2,
-        "the cut write was applied {} times",
-        versions - 1
-    );
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
+    assert_eq!(versions, 2, "the cut write is applied exactly once");
 
     // A server restart: failing fast while it is down, working again once it is back
     // (dev mode loses its data, so the value is written again).
@@ -723,11 +872,25 @@ async fn moto_through_the_fault_proxy() {
         el.as_millis()
     ));
 
-    for (label, mode) in [
-        ("reset", ProxyMode::Reset),
-        ("blackhole", ProxyMode::Blackhole),
-        ("truncate0", ProxyMode::TruncateAfter(0)),
-        ("truncate40", ProxyMode::TruncateAfter(40)),
+    // One outcome per fault (`strongroom_aws::error::from_sdk`): a connection reset, or closed
+    // before the answer's head is complete (0 or 40 bytes), is a dispatch failure that is not
+    // a timeout — Unavailable; a blackhole runs into the operation timeout — Timeout.
+    for (label, mode, kind) in [
+        ("reset", ProxyMode::Reset, ErrorKind::Unavailable),
+        ("blackhole", ProxyMode::Blackhole, ErrorKind::Timeout),
+        (
+            "truncate0",
+            ProxyMode::TruncateAfter(0),
+            ErrorKind::Unavailable,
+        ),
+        (
+            "truncate40",
+            ProxyMode::TruncateAfter(40),
+            ErrorKind::Unavailable,
+        ),
+        // The SDK reads the whole body while dispatching: a cut body is an I/O error of the
+        // dispatch, retried by the SDK, then Unavailable.
+        ("body-cut3", ProxyMode::CutBody(3), ErrorKind::Unavailable),
     ] {
         proxy.set_mode(mode);
         let (r, el) = timed(
@@ -736,32 +899,29 @@ async fn moto_through_the_fault_proxy() {
             read_value(&store, "px/key"),
         )
         .await;
+        proxy.set_mode(ProxyMode::Pass);
         let e = r.unwrap_err();
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Protocol
-            ),
-            "{label}: {e}"
-        );
-        assert!(el <= bound, "{label}: took {el:?} > {bound:?}");
         report(&format!(
             "proxy server=moto mode={label} outcome={} elapsed_ms={} bound_ms={}",
             e.kind().as_str(),
             el.as_millis(),
             bound.as_millis()
         ));
+        assert_eq!(e.kind(), &kind, "{label}: {e}");
+        assert!(el <= bound, "{label}: took {el:?} > {bound:?}");
     }
-    proxy.set_mode(ProxyMode::Pass);
     assert_eq!(
         read_value(&store, "px/key").await.unwrap().as_deref(),
         Some("px-value")
     );
 
-    // A cut write: moto dedupes the SDK's ClientRequestToken, so a retry adds no version.
+    // A write whose answers are lost after moto applied it. The write is `CreateSecret`
+    // (answered ResourceExists), `DescribeSecret`, then `PutSecretValue`, whose answers are
+    // lost: the SDK retries it with the same ClientRequestToken, which moto recognises, so
+    // exactly one new version exists whatever the number of attempts.
     let before = moto_versions(&moto, "px/key").await;
     assert_eq!(before, 1);
-    proxy.set_mode(ProxyMode::TruncateAfter(0));
+    proxy.set_mode(ProxyMode::LoseAnswersAfter(2));
     let (r, _) = timed(
         "cut write",
         bound,
@@ -770,23 +930,22 @@ async fn moto_through_the_fault_proxy() {
     .await;
     proxy.set_mode(ProxyMode::Pass);
     let versions = moto_versions(&moto, "px/key").await;
+    let e = r.unwrap_err();
     report(&format!(
         "write-cut server=moto outcome={} versions_after_second_write={versions}",
-        r.as_ref()
-            .map_or_else(|e| e.kind().as_str().to_owned(), |_| "ok".into())
+        e.kind().as_str()
     ));
-    assert!(
-        versions <= 2,
-        "the cut write was applied {} times",
-        versions - 1
-    );
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
+    assert_eq!(versions, 2, "the cut write is applied exactly once");
 
     // A "restart": the proxy now points at a fresh, empty moto (the same address for the
     // client); the store carries on.
     let moto2 = Moto::start().await;
     proxy.set_target(format!("127.0.0.1:{}", moto2.port()).parse().unwrap());
+    // Reset cuts the pooled connections to the old moto.
     proxy.set_mode(ProxyMode::Reset);
-    let _ = read_value(&store, "px/key").await;
+    let e = read_value(&store, "px/key").await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unavailable, "{e}");
     proxy.set_mode(ProxyMode::Pass);
     assert_eq!(read_value(&store, "px/key").await.unwrap(), None);
     store
@@ -1000,10 +1159,8 @@ fn check_stale(
         since_warm <= ttl + window + Duration::from_secs(2),
         "{label}: served until {since_warm:?}"
     );
-    assert!(
-        matches!(err.kind(), ErrorKind::Unavailable | ErrorKind::Timeout),
-        "{label}: {err}"
-    );
+    // The fakes answer 503 and OpenBao's proxy resets every connection: both Unavailable.
+    assert_eq!(err.kind(), &ErrorKind::Unavailable, "{label}: {err}");
     assert!(err.is_temporary());
     assert!(!err.to_string().contains("st-value"));
     assert_eq!(

@@ -19,6 +19,7 @@ use strongroom_testkit::fake::Faults;
 use strongroom_testkit::fakes::akeyless::FakeAkeyless;
 use strongroom_testkit::fakes::azure::FakeAzure;
 use strongroom_testkit::fakes::conjur::{FakeConjur, FakeConjurConfig};
+use strongroom_testkit::proxy::FaultProxy;
 use strongroom_testkit::servers::moto::{self, Moto};
 use strongroom_testkit::servers::openbao::OpenBao;
 
@@ -138,6 +139,19 @@ impl Fake {
         let url = self.url();
         let hostport = url.rsplit("://").next().unwrap().trim_end_matches('/');
         hostport.parse().expect("fake address")
+    }
+
+    /// A fault proxy in front of this fake. For the Azure fake (HTTPS) it terminates TLS with
+    /// the fake's own test CA, so its modes (a body cut short, lost answers) and recording
+    /// work on the plaintext HTTP as they do for the plain-HTTP fakes.
+    pub async fn proxy(&self) -> FaultProxy {
+        match self {
+            Fake::Azure(f) => {
+                let ca = f.server().ca().expect("the Azure fake serves TLS");
+                FaultProxy::start_tls(self.addr(), ca).await
+            }
+            _ => FaultProxy::start(self.addr()).await,
+        }
     }
 
     /// The base URL to use through a proxy listening on `proxy` (same scheme as the fake).
