@@ -12,7 +12,7 @@ use tokio::sync::{Notify, broadcast};
 use crate::names::{NameTag, TAG_LEN, Tags};
 use crate::seal::NONCE_LEN;
 
-/// Generation stripes (by name digest).
+/// Generation stripes (by name digest), per counter.
 const STRIPES: usize = 1024;
 /// Past this many fill ids remembered, the map is emptied (a forgotten id costs at most one
 /// answer from an entry this process had already seen).
@@ -130,13 +130,22 @@ pub(crate) struct Near {
 pub(crate) struct Snapshot {
     live: bool,
     epoch: u64,
-    generation: u64,
+    changes: u64,
 }
 
 pub(crate) struct State {
     pub(crate) origin: u64,
     pub(crate) near: Option<Near>,
-    stripes: Box<[AtomicU64]>,
+    /// Moved by every change of a secret this process makes or hears of — its invalidations,
+    /// values stored by other processes, clears, a lost subscription: a near copy is kept only
+    /// if its stripe stood still while it was read.
+    changes: Box<[AtomicU64]>,
+    /// Moved only by what can make a backend answer stale — invalidations (writes, deletes),
+    /// clears, a lost subscription — never by a value stored: the generation the `Cached`
+    /// layer checks before it stores an answer. A value another process stored while this one
+    /// read is not a write; refusing the store for it would end a fill without an entry and
+    /// send every process waiting for that fill to the backend.
+    writes: Box<[AtomicU64]>,
     /// The subscription is up (set by the subscriber task).
     live: AtomicBool,
     /// Moves every time the subscription comes up.
@@ -166,7 +175,8 @@ impl State {
                 index: Mutex::default(),
                 capacity: usize::try_from(cap).unwrap_or(usize::MAX),
             }),
-            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            changes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            writes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             subscribed,
@@ -208,16 +218,25 @@ impl State {
 
     // ---- generations ----------------------------------------------------------------------
 
+    /// The write generation of `tag` (see [`State::writes`]).
     pub(crate) fn generation(&self, tag: &NameTag) -> u64 {
-        self.stripes[stripe(tag)].load(Ordering::Acquire)
+        self.writes[stripe(tag)].load(Ordering::Acquire)
     }
 
+    /// `tag` was invalidated (a write or a delete, here or elsewhere).
     pub(crate) fn bump(&self, tag: &NameTag) {
-        self.stripes[stripe(tag)].fetch_add(1, Ordering::AcqRel);
+        self.writes[stripe(tag)].fetch_add(1, Ordering::AcqRel);
+        self.changed(tag);
+    }
+
+    /// A value of `tag` was stored elsewhere: near copies must not be kept across it, but it
+    /// is not a write.
+    fn changed(&self, tag: &NameTag) {
+        self.changes[stripe(tag)].fetch_add(1, Ordering::AcqRel);
     }
 
     fn bump_all(&self) {
-        for s in self.stripes.iter() {
+        for s in self.writes.iter().chain(self.changes.iter()) {
             s.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -226,7 +245,7 @@ impl State {
         Snapshot {
             live: self.is_live(),
             epoch: self.epoch.load(Ordering::Acquire),
-            generation: self.generation(tag),
+            changes: self.changes[stripe(tag)].load(Ordering::Acquire),
         }
     }
 
@@ -285,7 +304,7 @@ impl State {
             near.cache.clear(None).await.ok();
         }
         let unchanged = |s: Snapshot| {
-            s.live && before.live && s.epoch == before.epoch && s.generation == before.generation
+            s.live && before.live && s.epoch == before.epoch && s.changes == before.changes
         };
         if !unchanged(self.snapshot(&tags.name)) {
             return;
@@ -377,9 +396,9 @@ impl State {
 
     /// Another process stored a new value of one variant.
     pub(crate) async fn replaced(&self, tag: &NameTag, variant: &[u8; TAG_LEN]) {
-        self.bump(tag);
+        self.changed(tag);
         self.near_drop(tag, Some(variant)).await;
-        self.bump(tag);
+        self.changed(tag);
         self.emit(FleetEvent::Invalidated {
             tag: *tag,
             at: SystemTime::now(),

@@ -914,6 +914,111 @@ async fn an_old_entry_is_not_handed_out_as_a_fill() {
     writer.clear(None).await.unwrap();
 }
 
+/// A backend whose reads wait at a gate the test opens: a read that stays "at the backend"
+/// for exactly as long as the test needs.
+#[derive(Debug)]
+struct Gated<S> {
+    inner: S,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[strongroom_core::async_trait]
+impl<S: SecretStore> strongroom_core::layer::StoreLayer for Gated<S> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        &self.inner
+    }
+    async fn read(
+        &self,
+        name: &SecretName,
+        opts: &ReadOptions,
+    ) -> strongroom_core::Result<Option<Secret>> {
+        self.gate.acquire().await.expect("gate").forget();
+        self.inner.read(name, opts).await
+    }
+}
+
+/// A value another process stores while this one reads the backend (here: another variant of
+/// the secret) is not a write: this process's fill is stored. Were it refused, its lease would
+/// end as a failed fill, and every process waiting for it would read the backend alone.
+async fn a_value_stored_elsewhere_meanwhile_does_not_refuse_a_fill(urls: Urls, label: &str) {
+    let backend = Arc::new(MemoryStore::new());
+    for v in ["v1", "v2"] {
+        backend
+            .write(&name("db"), v.into(), &WriteOptions::new())
+            .await
+            .unwrap();
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let slow = CountingStore::new(Gated {
+        inner: Arc::clone(&backend),
+        gate: Arc::clone(&gate),
+    });
+    let slow_reads = slow.counts();
+    let (key, prefix) = (SealKey::generate(), unique_prefix(label));
+    let policy = CachePolicy::new("fleet").ttl(Duration::from_secs(60));
+    let mut caches = Vec::new();
+    for _ in 0..3 {
+        let cache = urls.builder(&key, &prefix).build().await.unwrap();
+        until_live(&cache).await;
+        caches.push(cache);
+    }
+    let [filler, other, next] = [0, 1, 2].map(|i| Arc::new(caches[i].clone()));
+    let filler = slow.with_cache(filler, policy.clone());
+    let scope = filler.scope();
+    let mut heard = caches[0].events();
+    let tag = caches[0].name_tag(scope, &name("db"));
+    // The filler misses `db` and leads its fill; its backend read waits at the gate.
+    let reading = tokio::spawn(async move { value_of(&filler, "db").await });
+    wait_until(
+        "the filler at the backend",
+        Duration::from_secs(30),
+        || async { slow_reads.reads() == 1 },
+    )
+    .await;
+    // Meanwhile another process reads version 1 of the same secret and stores it; the
+    // filler hears of that store.
+    let other = CountingStore::new(Arc::clone(&backend)).with_cache(other, policy.clone());
+    let v1 = other
+        .read(&name("db"), &ReadOptions::new().version("1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v1.value.expose_str().unwrap(), "v1");
+    next_event(
+        &mut heard,
+        "the other process's store",
+        |e| matches!(e, FleetEvent::Invalidated { tag: t, .. } if *t == tag),
+    )
+    .await;
+    gate.add_permits(1);
+    assert_eq!(reading.await.unwrap(), "v2");
+    // The fill landed: the fleet's next reader takes it without a backend read.
+    let next_backend = CountingStore::new(Arc::clone(&backend));
+    let next_reads = next_backend.counts();
+    let next_store = next_backend.with_cache(next, policy);
+    assert_eq!(value_of(&next_store, "db").await, "v2");
+    assert_eq!(next_reads.reads(), 0, "the filler's entry answered");
+    assert_eq!(caches[2].fleet_stats().alone, 0);
+    caches[0].clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_stored_elsewhere_meanwhile_does_not_refuse_a_fill_on_a_single_redis() {
+    a_value_stored_elsewhere_meanwhile_does_not_refuse_a_fill(Urls::Single(shared_url()), "other")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_stored_elsewhere_meanwhile_does_not_refuse_a_fill_on_a_cluster() {
+    let cluster = RedisCluster::start(3);
+    a_value_stored_elsewhere_meanwhile_does_not_refuse_a_fill(
+        Urls::Cluster(cluster.urls()),
+        "otherc",
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_that_started_before_a_write_does_not_store_its_old_answer() {
     let url = shared_url();
