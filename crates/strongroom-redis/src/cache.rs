@@ -27,6 +27,9 @@ use crate::state::{FleetEvent, FleetStats, State, incr};
 const UNLINK_BATCH: usize = 500;
 /// How many `GET`s `entries()` keeps in flight.
 const ENTRIES_CONCURRENCY: usize = 64;
+/// How many times one `get` looks, while this process keeps taking new fills of the key
+/// during its looks.
+const LATE_LOOKS: usize = 3;
 
 /// A shared [`SecretCache`] on Redis or Redis Cluster, for fleets of processes.
 ///
@@ -279,6 +282,36 @@ impl RedisCache {
         }
     }
 
+    /// One look in Redis: the current key's namespace, then older keys' (the entry found is
+    /// kept near when nothing moved meanwhile).
+    async fn look(&self, key: &CacheKey, tags: &Tags) -> Result<Option<CacheEntry>> {
+        let state = &self.inner.state;
+        let before = state.snapshot(&tags.name);
+        for (i, ns) in self.inner.spaces.iter().enumerate() {
+            let ns_tags = if i == 0 { *tags } else { ns.tags(key) };
+            let rk = ns.entry_key(&ns_tags);
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(&rk);
+            let got: Option<Vec<u8>> =
+                timed("get", self.inner.timeout, self.inner.conn.query(&cmd))
+                    .await
+                    .map_err(|e| e.with_name(key.display_name()))?;
+            let Some(value) = got else { continue };
+            let value = zeroize::Zeroizing::new(value);
+            let Some(entry) = self.open(&rk, &value, key) else {
+                return Ok(None);
+            };
+            if i == 0
+                && let Some(fill) = fill_id(&value)
+            {
+                state.saw(tags.id(), fill);
+            }
+            state.near_put(key, tags, &entry, before).await;
+            return Ok(Some(entry));
+        }
+        Ok(None)
+    }
+
     fn start_renewal(&self, lease_key: Vec<u8>, token: String) -> tokio::task::AbortHandle {
         let lease = self.inner.lease.as_ref().expect("lease on");
         let (conn, ttl, wait, timeout) = (
@@ -344,28 +377,18 @@ impl SecretCache for RedisCache {
             return Ok(Some(entry));
         }
         let tags = self.current().tags(key);
-        let before = state.snapshot(&tags.name);
-        for (i, ns) in self.inner.spaces.iter().enumerate() {
-            let ns_tags = if i == 0 { tags } else { ns.tags(key) };
-            let rk = ns.entry_key(&ns_tags);
-            let mut cmd = redis::cmd("GET");
-            cmd.arg(&rk);
-            let got: Option<Vec<u8>> =
-                timed("get", self.inner.timeout, self.inner.conn.query(&cmd))
-                    .await
-                    .map_err(|e| e.with_name(key.display_name()))?;
-            let Some(value) = got else { continue };
-            let value = zeroize::Zeroizing::new(value);
-            let Some(entry) = self.open(&rk, &value, key) else {
-                return Ok(None);
-            };
-            if i == 0
-                && let Some(fill) = fill_id(&value)
-            {
-                state.saw(tags.id(), fill);
+        let id = tags.id();
+        for _ in 0..LATE_LOOKS {
+            let seen = state.seen(&id);
+            let found = self.look(key, &tags).await?;
+            // A miss answered before a fill this process has taken since is stale: on a busy
+            // machine the task that sent the GET may run only after another task's flight of
+            // this key has ended with that fill. Returned as a miss, it would start a new
+            // flight, whose lease request skips the fill this process has already seen: a
+            // second backend read for the fleet. Look again.
+            if found.is_some() || state.seen(&id) == seen {
+                return Ok(found);
             }
-            state.near_put(key, &tags, &entry, before).await;
-            return Ok(Some(entry));
         }
         Ok(None)
     }

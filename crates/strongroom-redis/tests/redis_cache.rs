@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::FutureExt;
 use strongroom_core::seal::SealKey;
 use strongroom_core::{
     CacheEntry, CacheKey, CachePolicy, CacheScope, Cached, ErrorKind, Fill, Identity, MemoryStore,
@@ -912,6 +913,62 @@ async fn an_old_entry_is_not_handed_out_as_a_fill() {
     let other = builder(&url, &key, &prefix).build().await.unwrap();
     assert!(matches!(other.begin_fill(&ck("k")).await, Fill::Lead(_)));
     writer.clear(None).await.unwrap();
+}
+
+/// A look whose `GET` Redis answered before another process's fill landed, but which this
+/// process only gets to after its own flight has taken that fill (a task scheduled late on a
+/// busy machine), is a hit. As a miss it would start a second flight, whose lease request
+/// skips the fill this process has already seen: a second backend read for the fleet.
+async fn a_late_look_at_a_key_this_process_just_filled_is_a_hit(urls: Urls, label: &str) {
+    let (key, prefix) = (SealKey::generate(), unique_prefix(label));
+    let holder = urls.builder(&key, &prefix).build().await.unwrap();
+    let late = urls.builder(&key, &prefix).build().await.unwrap();
+    late.ping().await.unwrap();
+    // Connected, one poll sends the GET (on a fast machine its answer may even be back within
+    // that poll: then look again).
+    let k = ck("k");
+    let mut look = late.get(&k);
+    let mut tries = 0;
+    while let Some(answer) = (&mut look).now_or_never() {
+        assert!(answer.unwrap().is_none());
+        tries += 1;
+        assert!(tries < 1000, "every GET was answered within its first poll");
+        look = late.get(&k);
+    }
+    // A second GET of the same key (same connection, same slot) is answered after the first,
+    // so once it is back, Redis has answered the first: a miss.
+    assert!(late.get(&ck("k")).await.unwrap().is_none());
+    // Another process fills the key; this process's flight takes that fill.
+    let Fill::Lead(lease) = holder.begin_fill(&ck("k")).await else {
+        panic!("lead")
+    };
+    holder
+        .set(&ck("k"), entry("filled"), Duration::from_secs(30))
+        .await
+        .unwrap();
+    holder.end_fill(&ck("k"), lease).await;
+    assert!(matches!(late.begin_fill(&ck("k")).await, Fill::Ready(_)));
+    // Now the task that sent the first GET runs.
+    let got = look
+        .await
+        .unwrap()
+        .expect("the fill this process took, not a miss");
+    assert_eq!(got.secret.value.expose_str().unwrap(), "filled");
+    assert_eq!(late.fleet_stats().leads, 0);
+    holder.clear(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_look_at_a_key_this_process_just_filled_is_a_hit_on_a_single_redis() {
+    a_late_look_at_a_key_this_process_just_filled_is_a_hit(Urls::Single(shared_url()), "late")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_look_at_a_key_this_process_just_filled_is_a_hit_on_a_cluster() {
+    let cluster = RedisCluster::start(3);
+    a_late_look_at_a_key_this_process_just_filled_is_a_hit(Urls::Cluster(cluster.urls()), "latec")
+        .await;
 }
 
 /// A backend whose reads wait at a gate the test opens: a read that stays "at the backend"
