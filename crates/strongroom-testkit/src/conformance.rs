@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Each check panics with a message saying what broke. Checks: round trip, overwrite,
-//! missing → `Ok(None)`, names with slashes / spaces / unicode, delete per capability, list,
+//! missing → `Ok(None)`, names with slashes / spaces / unicode, delete and list per capability
+//! (refused with `Unsupported` when off), a field of a non-JSON value (`Protocol`),
 //! concurrency (parallel writes and reads, `read_many` with duplicates and a missing name),
 //! cache single-flight, access-mode refusals with zero backend calls, and no secret value in
 //! `Debug`, error text or the captured TRACE logs.
@@ -206,6 +207,17 @@ impl Suite {
 
     async fn list(&mut self) {
         if !self.store.capabilities().list {
+            // The capability is off: listing is refused, the way a delete is.
+            let err = self
+                .store
+                .list(Some(&self.opts.prefix))
+                .await
+                .expect_err("list must fail when the capability is off");
+            assert_eq!(err.kind(), &ErrorKind::Unsupported, "{err}");
+            assert!(
+                err.hint().is_some(),
+                "an unsupported list says what to do instead"
+            );
             return;
         }
         let names: Vec<SecretName> = (0..3)
@@ -380,17 +392,22 @@ impl Suite {
     }
 
     async fn errors_do_not_leak(&mut self) {
-        // A field read of a non-JSON secret is an error; its text must not contain the value.
+        // A field read of a value that is not a JSON object fails (every store selects the
+        // field with `SecretValue::json_field`: Protocol); its text must not contain the value.
         let name = self.name("not-json");
         let v = self.value("nojson");
         self.put(&name, &v).await;
-        if let Err(err) = self.store.read(&name, &ReadOptions::new().field("x")).await {
-            let text = format!("{err} {err:?}");
-            assert!(
-                !text.contains(&v),
-                "error text must not contain the secret value"
-            );
-        }
+        let err = self
+            .store
+            .read(&name, &ReadOptions::new().field("x"))
+            .await
+            .expect_err("a field of a value that is not a JSON object is an error");
+        assert_eq!(err.kind(), &ErrorKind::Protocol, "{err}");
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains(&v),
+            "error text must not contain the secret value"
+        );
         let debug = format!("{:?}", self.store);
         for v in &self.values {
             assert!(
