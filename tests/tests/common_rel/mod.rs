@@ -268,6 +268,17 @@ pub fn vault_store(bao: &OpenBao, t: &Tuning) -> strongroom_hcp_vault::HcpVaultS
 /// An AWS store on `moto`, built with `t` (the operation timeout covers all attempts, so it
 /// is `timeout × (retries + 1)`). The keys are random: moto does not check signatures.
 pub fn aws_store(moto: &Moto, t: &Tuning, secret_key: &str) -> strongroom_aws::AwsStore {
+    aws_store_with_session(moto, t, secret_key, None)
+}
+
+/// [`aws_store`] with a session token (temporary credentials): the SDK sends it with every
+/// request as `x-amz-security-token`.
+pub fn aws_store_with_session(
+    moto: &Moto,
+    t: &Tuning,
+    secret_key: &str,
+    session_token: Option<&str>,
+) -> strongroom_aws::AwsStore {
     AwsBuilder::new()
         .with_region(moto::REGION)
         .with_endpoint_url(
@@ -275,7 +286,11 @@ pub fn aws_store(moto: &Moto, t: &Tuning, secret_key: &str) -> strongroom_aws::A
                 .clone()
                 .unwrap_or_else(|| moto.endpoint().to_owned()),
         )
-        .with_access_key("AKIDRELIABILITY", secret_key, None)
+        .with_access_key(
+            "AKIDRELIABILITY",
+            secret_key,
+            session_token.map(strongroom_core::SecretValue::from),
+        )
         .with_max_attempts(t.retries as u32 + 1)
         .with_connect_timeout(t.timeout)
         .with_timeout(t.timeout * (t.retries as u32 + 1))
