@@ -142,10 +142,8 @@ fn fault_matrix(kind: FakeKind, retries: usize) -> Vec<Case> {
             "unavailable",
             all,
         ),
-        // The fakes' `Truncate` ends its body stream with an error in the same poll as the
-        // first chunk; hyper's server then closes the connection without flushing the buffered
-        // head, so the client never sees a byte of the answer: exactly `drop`, Unavailable.
-        // A body cut short after the head is the proxy's `CutBody` row below.
+        // The fakes' `Truncate`: the head and part of the body, then the connection closes —
+        // an incomplete answer, Unavailable and retried (as the proxy's `CutBody` row below).
         case("truncate x1", fake(vec![Fault::Truncate]), "ok", 2),
         case(
             "truncate x all",
@@ -194,28 +192,16 @@ fn fault_matrix(kind: FakeKind, retries: usize) -> Vec<Case> {
             "ok",
             1,
         ),
-        // Through the proxy: the head arrives, then the body stops after 3 of its bytes.
-        if kind == FakeKind::Azure {
-            // The failed body read surfaces as an SDK `Io` error inside the SDK's retry loop:
-            // retried like any transport error, then Unavailable (`strongroom_azure::error::map`).
-            case(
-                "body cut short (proxy)",
-                Inject::Proxy(ProxyMode::CutBody(3)),
-                "unavailable",
-                all,
-            )
-        } else {
-            // The core HTTP path reads the body with `Response::chunk()`, which reports the
-            // failed read as a decode error: `transport_error` makes it Protocol — and not
-            // temporary (its `is_body()` branch, meant to retry such reads, never sees it),
-            // so the one attempt is all.
-            case(
-                "body cut short (proxy)",
-                Inject::Proxy(ProxyMode::CutBody(3)),
-                "protocol",
-                1,
-            )
-        },
+        // Through the proxy: the head arrives, then the body stops after 3 of its bytes. An
+        // incomplete answer is a connection lost mid-answer, like a drop: Unavailable,
+        // temporary, retried — by the core HTTP path (`body_error`) and by the Azure SDK's
+        // retry loop (an SDK `Io` error) alike.
+        case(
+            "body cut short (proxy)",
+            Inject::Proxy(ProxyMode::CutBody(3)),
+            "unavailable",
+            all,
+        ),
         // Accepted, never answered: every attempt times out, none reaches the fake.
         case(
             "blackhole (proxy)",
@@ -381,9 +367,11 @@ fn write_burst_expected(kind: FakeKind, burst: &str) -> (&'static str, usize, u6
         // a lost answer would answer 409 and write a second version): the first fault is the
         // outcome, and nothing was stored.
         (FakeKind::Akeyless, _) => ("unavailable", 0, 1),
-        // Azure's write is one `PUT`, retried by the SDK's retry policy on retryable statuses
-        // and transport errors.
-        (FakeKind::Azure, "503 x1" | "drop x1") => ("ok", 1, 2),
+        // Azure's write is one `PUT`. A 503 says the vault did not take it: the SDK's retry
+        // policy retries. A connection closed after the `PUT` was sent leaves its outcome
+        // unknown: not sent again (`strongroom_azure`'s transport), the caller hears it.
+        (FakeKind::Azure, "503 x1") => ("ok", 1, 2),
+        (FakeKind::Azure, "drop x1") => ("unavailable", 0, 1),
         (FakeKind::Azure, "503 x10") => ("unavailable", 0, 4),
         _ => unreachable!("{burst}"),
     }
@@ -518,10 +506,10 @@ async fn a_write_cut_after_sending_is_never_applied_twice_on_the_fakes() {
     }
 }
 
-/// Azure's `PUT /secrets/{name}` adds a version each time it is received. It goes through the
-/// Azure SDK's retry policy, which retries every transport error (`Io`, `Connection`) whatever
-/// the method: a PUT whose answer was lost is sent again. Fails until strongroom-azure stops
-/// retrying a write once its request may have reached the vault (reported).
+/// Azure's `PUT /secrets/{name}` adds a version each time it is received, and the Azure SDK's
+/// retry policy retries every transport error whatever the method: strongroom-azure's transport
+/// turns a lost answer to a write into an error the SDK does not retry (it stored 4 copies
+/// before).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_a_write_cut_after_sending_is_never_applied_twice() {
     a_lost_write_answer(FakeKind::Azure).await;
@@ -678,8 +666,8 @@ async fn openbao_through_the_fault_proxy() {
     // Cut answers: typed errors, no panic, one outcome each. An answer that ends before its
     // head is complete (0, 12 or 60 bytes: OpenBao's head is longer) is a connection closed
     // before the message completed — a transport error: Unavailable, temporary (retried). A
-    // body cut short after a complete head fails `Response::chunk()`, which reqwest reports
-    // as a decode error: Protocol, not temporary (see the fakes' matrix).
+    // body cut short after a complete head is an incomplete answer too: Unavailable,
+    // temporary, retried (reqwest calls it a decode error; `body_error` knows better).
     let reads = |p: &FaultProxy| p.traffic().requests_count(b"GET /v1/secret/data/px/key ");
     let attempts = t.retries + 1;
     for (label, mode, kind, temporary, sent) in [
@@ -707,9 +695,9 @@ async fn openbao_through_the_fault_proxy() {
         (
             "body-cut3",
             ProxyMode::CutBody(3),
-            ErrorKind::Protocol,
-            false,
-            1,
+            ErrorKind::Unavailable,
+            true,
+            attempts,
         ),
     ] {
         let before = reads(&proxy);

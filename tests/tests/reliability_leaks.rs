@@ -172,10 +172,9 @@ fn failure_outcomes(label: &str, fault: &str) -> (&'static str, &'static str) {
         (_, "truncate") => ("unavailable", "unavailable"),
         (_, "403") => ("forbidden", "forbidden"),
         (_, "reset" | "truncate0") => ("unavailable", "unavailable"),
-        // A body cut short: Protocol through the core HTTP path (Vault), an I/O error of the
-        // dispatch in the AWS SDK.
-        ("aws", "body-cut") => ("unavailable", "unavailable"),
-        (_, "body-cut") => ("protocol", "protocol"),
+        // A body cut short: an incomplete answer, Unavailable on the core HTTP path (Vault)
+        // and in the AWS SDK alike.
+        (_, "body-cut") => ("unavailable", "unavailable"),
         other => unreachable!("{other:?}"),
     }
 }

@@ -16,14 +16,18 @@
 //! have: a 3xx is an error naming the target host, an answer larger than
 //! `max_response_bytes` is an error (and is not retried), and the vault's pipeline sends
 //! nothing to another host — not even a `nextLink` the server names — so the bearer token
-//! only ever goes to the vault.
+//! only ever goes to the vault. A write that may have reached the vault (answer lost or cut,
+//! HTTP 408/500/502/504) fails with an error the SDK's retry policy does not retry: Key Vault
+//! adds a version per `PUT`, so a repeat would store it twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use azure_core::error::ErrorKind as AzKind;
 use azure_core::http::headers::CONTENT_LENGTH;
-use azure_core::http::{AsyncRawResponse, HttpClient, Request, RequestContent, StatusCode, Url};
+use azure_core::http::{
+    AsyncRawResponse, HttpClient, Method, Request, RequestContent, StatusCode, Url,
+};
 use azure_core::time::OffsetDateTime;
 use azure_security_keyvault_secrets::models::{
     DeletedSecret, DeletionRecoveryLevel, ListSecretPropertiesResult, Secret as KvSecret,
@@ -105,6 +109,15 @@ impl GuardedTransport {
     }
 }
 
+/// A write whose outcome is unknown: it may have been applied, so it is not sent again.
+fn write_unknown(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("the write reached the vault but {what}: it may have been applied, so it was not sent again"),
+    )
+    .with_hint("read the secret to see whether the new value is there before writing again")
+}
+
 fn host_of(url: &Url) -> String {
     sanitize(url.host_str().unwrap_or("an unnamed host"))
 }
@@ -128,8 +141,29 @@ impl HttpClient for GuardedTransport {
                 .with_hint("a Key Vault never sends clients elsewhere: check the vault URL and whatever sits in front of it"),
             ));
         }
-        let response = self.client.execute_request(request).await?;
+        // Key Vault adds a version for every `PUT` it receives, and the SDK's retry policy
+        // retries whatever the method: once a write may have reached the vault, its failure
+        // goes back to the caller as an error the SDK does not retry. (A token request to
+        // the credentials' endpoints is safe to repeat.)
+        let write = self.only_origin.is_some()
+            && !matches!(
+                request.method(),
+                Method::Get | Method::Head | Method::Delete
+            );
+        let response = match self.client.execute_request(request).await {
+            Ok(response) => response,
+            // Not connected: nothing was sent, a retry is safe.
+            Err(e) if write && *e.kind() != AzKind::Connection => {
+                return Err(refuse(write_unknown("its answer was lost").with_source(e)));
+            }
+            Err(e) => return Err(e),
+        };
         let status = u16::from(response.status());
+        if write && matches!(status, 408 | 500 | 502 | 504) {
+            return Err(refuse(write_unknown(&format!(
+                "the vault answered HTTP {status}"
+            ))));
+        }
         if (300..400).contains(&status) {
             let target = response
                 .headers()
@@ -161,7 +195,15 @@ impl HttpClient for GuardedTransport {
         let mut seen = 0u64;
         let mut overflow = Some(overflow);
         let capped = body.map(move |chunk| {
-            let chunk = chunk?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) if write => {
+                    return Err(refuse(
+                        write_unknown("its answer was cut short").with_source(e),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             seen = seen.saturating_add(chunk.len() as u64);
             if seen > max_body {
                 return Err(overflow

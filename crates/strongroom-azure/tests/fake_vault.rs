@@ -983,3 +983,44 @@ async fn no_value_token_or_client_secret_reaches_logs_or_errors() {
     assert!(!format!("{sp:?}").contains(fake.client_secret()));
     logs::assert_absent(&[value.as_str(), cred.token.as_str(), fake.client_secret()]);
 }
+
+#[tokio::test]
+async fn a_write_that_may_have_reached_the_vault_is_not_sent_again() {
+    let fake = FakeAzure::start().await;
+    let store = store(&fake);
+    put(&store, "w", "v1").await;
+    // 500 / 502 / 504 / a lost answer: the vault may have stored it; Key Vault would add a
+    // version per repeat, so the SDK's retry policy must not see a retryable error.
+    for fault in [
+        Fault::Status(500),
+        Fault::Status(502),
+        Fault::Status(504),
+        Fault::Drop,
+    ] {
+        let before = fake.faults().requests();
+        fake.faults().push(fault.clone());
+        let err = store
+            .write(&name("w"), "v2".into(), &WriteOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Unavailable, "{fault:?}: {err}");
+        assert!(err.to_string().contains("may have been applied"), "{err}");
+        assert_eq!(fake.faults().requests() - before, 1, "{fault:?}: sent once");
+        fake.faults().clear();
+    }
+    // 503 and 429 say the vault did not take it: retried, stored once.
+    for fault in [Fault::Status(503), Fault::RetryAfter(429, 0)] {
+        let before = fake.faults().requests();
+        fake.faults().push(fault.clone());
+        put(&store, "w", "v3").await;
+        assert_eq!(fake.faults().requests() - before, 2, "{fault:?}: one retry");
+    }
+    assert_eq!(
+        fake.version_count("w"),
+        3,
+        "v1 and two v3s: no write stored twice"
+    );
+    // Reads are still retried after a lost answer.
+    fake.faults().push(Fault::Drop);
+    assert_eq!(get(&store, "w").await.as_deref(), Some("v3"));
+}

@@ -106,10 +106,17 @@ async fn inject(faults: Arc<Faults>, req: Request, next: Next) -> Response {
             .body(Body::from("{\"this is\": not json"))
             .unwrap(),
         Some(Fault::Truncate) => {
-            let stream = futures_util::stream::iter(vec![
-                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{\"partial\":")),
-                Err(std::io::Error::other("injected truncation")),
-            ]);
+            // The error comes one poll after the first chunk: a pending body makes hyper
+            // flush what it buffered, so the client really sees the head and part of the body
+            // (an error in the same poll would close the connection with nothing sent).
+            let head_and_part = futures_util::stream::iter([Ok::<_, std::io::Error>(
+                axum::body::Bytes::from_static(b"{\"partial\":"),
+            )]);
+            let cut = futures_util::stream::once(async {
+                tokio::task::yield_now().await;
+                Err(std::io::Error::other("injected truncation"))
+            });
+            let stream = futures_util::StreamExt::chain(head_and_part, cut);
             Response::builder()
                 .status(200)
                 .header("content-type", "application/json")

@@ -113,3 +113,46 @@ async fn temporary_failures_are_retried_only_when_idempotent() {
     assert!(!err.to_string().contains('\u{1b}'), "{err}");
     assert_eq!(err.operation(), Some(Operation::Write));
 }
+
+#[tokio::test]
+async fn an_answer_cut_after_its_head_is_unavailable_and_retried_when_idempotent() {
+    let server = FakeServer::start(ok_router()).await;
+    let url = format!("{}/v1/secret/data/x", server.url());
+    // The fake really sends the head: a raw client sees the status before the body fails.
+    server.faults().push(Fault::Truncate);
+    let resp = reqwest::get(&url).await.unwrap();
+    assert_eq!(resp.status(), 200, "the head arrived");
+    assert!(resp.bytes().await.is_err(), "the body did not");
+
+    let http = client(8192); // the cut answer announces 4096 bytes
+    server.faults().push(Fault::Truncate);
+    let reply = http
+        .send(Call::new(Operation::Read, Some("x")), |c| c.get(&url))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "one cut answer, then a whole one");
+    let before = server.faults().requests();
+    for _ in 0..3 {
+        server.faults().push(Fault::Truncate);
+    }
+    let err = http
+        .send(Call::new(Operation::Read, Some("x")), |c| c.get(&url))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unavailable, "{err}");
+    assert!(err.is_temporary());
+    assert_eq!(server.faults().requests() - before, 3, "three attempts");
+    server.faults().clear();
+    server.faults().push(Fault::Truncate);
+    let before = server.faults().requests();
+    let err = http
+        .send(Call::new(Operation::Write, Some("x")), |c| c.get(&url))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unavailable, "{err}");
+    assert_eq!(
+        server.faults().requests() - before,
+        1,
+        "a write is not repeated"
+    );
+}

@@ -260,7 +260,7 @@ impl HttpClient {
             return Err(too_large());
         }
         let mut body = Zeroizing::new(Vec::with_capacity(expected.unwrap_or(0) as usize));
-        while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
+        while let Some(chunk) = resp.chunk().await.map_err(body_error)? {
             let needed = body.len() + chunk.len();
             if needed as u64 > self.max_body {
                 return Err(too_large());
@@ -523,11 +523,31 @@ pub fn transport_error(e: reqwest::Error) -> Error {
         ErrorKind::Config => "the request could not be built",
         _ => "the server could not be reached",
     };
-    // Body-read failures of a response that already arrived are worth a retry too.
-    let temporary = matches!(kind, ErrorKind::Timeout | ErrorKind::Unavailable) || e.is_body();
+    let temporary = matches!(kind, ErrorKind::Timeout | ErrorKind::Unavailable);
     Error::new(kind, what)
         .with_source(e.without_url())
         .with_temporary(temporary)
+}
+
+/// Maps a failure while reading an answer's body: the connection closed or stalled after the
+/// head arrived. reqwest reports a cut body as a decode error, but nothing was decoded wrong —
+/// the answer is incomplete, so it is `Unavailable` (or `Timeout`) and worth a retry of an
+/// idempotent call, like a dropped connection.
+fn body_error(e: reqwest::Error) -> Error {
+    let (kind, what) = if e.is_timeout() {
+        (
+            ErrorKind::Timeout,
+            "the answer stalled before it was complete",
+        )
+    } else {
+        (
+            ErrorKind::Unavailable,
+            "the connection closed before the whole answer arrived",
+        )
+    };
+    Error::new(kind, what)
+        .with_source(e.without_url())
+        .with_temporary(true)
 }
 
 /// Whether an HTTP status is worth retrying.
