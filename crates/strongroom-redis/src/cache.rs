@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use strongroom_core::seal::KeyRing;
@@ -312,7 +312,13 @@ impl RedisCache {
         Ok(None)
     }
 
-    fn start_renewal(&self, lease_key: Vec<u8>, token: String) -> tokio::task::AbortHandle {
+    /// Renews the lease taken at `taken` every third of its time while the holder reads.
+    fn start_renewal(
+        &self,
+        lease_key: Vec<u8>,
+        token: String,
+        taken: tokio::time::Instant,
+    ) -> tokio::task::AbortHandle {
         let lease = self.inner.lease.as_ref().expect("lease on");
         let (conn, ttl, wait, timeout) = (
             self.inner.conn.clone(),
@@ -322,12 +328,15 @@ impl RedisCache {
         );
         let alive = Arc::downgrade(&self.inner.alive);
         tokio::spawn(async move {
-            let started = Instant::now();
+            // Counted from when the lease was taken, not from this task's first poll: a
+            // renewal that starts late renews at once.
+            let mut every = tokio::time::interval_at(taken + ttl / 3, ttl / 3);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // Renew while the holder reads, but never past the wait bound: by then the
             // others read alone anyway, and a holder whose future was dropped must not keep
             // the lease forever.
-            while started.elapsed() < wait {
-                tokio::time::sleep(ttl / 3).await;
+            while taken.elapsed() < wait {
+                every.tick().await;
                 if alive.strong_count() == 0 {
                     return;
                 }
@@ -596,6 +605,8 @@ impl SecretCache for RedisCache {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let before = state.snapshot(&tags.name);
+            // A lease taken by this call runs from (at the latest) now.
+            let asked = tokio::time::Instant::now();
             let mut inv = scripts::BEGIN.key(&rk);
             inv.key(&lk)
                 .key(&gk)
@@ -632,7 +643,7 @@ impl SecretCache for RedisCache {
                 1 => {
                     state.take_filled(&id);
                     state.expect(id, generation.into_boxed_slice());
-                    let renew = self.start_renewal(lk.clone(), token.clone());
+                    let renew = self.start_renewal(lk.clone(), token.clone(), asked);
                     let lease_id = self.inner.next_lease.fetch_add(1, Ordering::Relaxed);
                     let mut leases = self.inner.leases.lock().unwrap_or_else(|e| e.into_inner());
                     if leases.len() > 10_000 {
@@ -677,6 +688,14 @@ impl SecretCache for RedisCache {
             }
         };
         state.drop_waiter(&id, waiter);
+        if matches!(outcome, Fill::Lead(_)) {
+            // A task spawned on a worker thread waits in that worker's LIFO slot, which the
+            // other workers do not steal: if the holder's backend read then kept this worker
+            // busy (a provider's blocking first call, a starved machine), the renewal would
+            // first run after the read, past the lease time, and another process would take
+            // the lease and read again. Yield once so the renewal starts (arms its timer) now.
+            tokio::task::yield_now().await;
+        }
         outcome
     }
 
