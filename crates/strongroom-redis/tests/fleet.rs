@@ -9,6 +9,8 @@
 //! ```text
 //! source /work/testenv.sh && cargo test -p strongroom-redis --test fleet [-- FILTER]
 //! ```
+//!
+//! `FLEET_TRACE=DIR` makes every node log its cache calls to `DIR/<pid>.log` (see `trace`).
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -384,6 +386,7 @@ impl Node {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(trace::dir().map(|d| ("FLEET_TRACE", d)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -819,7 +822,10 @@ mod node {
             .expect("redis cache");
         let ttl = var("FLEET_TTL").parse().unwrap_or(300);
         let policy = CachePolicy::new("fleet").ttl(Duration::from_secs(ttl));
-        let shared: Arc<dyn strongroom_core::SecretCache> = Arc::new(cache.clone());
+        let shared: Arc<dyn strongroom_core::SecretCache> = match trace::dir() {
+            Some(dir) => Arc::new(trace::Traced::start(cache.clone(), dir)),
+            None => Arc::new(cache.clone()),
+        };
         let store: Arc<dyn SecretStore> = match var("FLEET_BACKEND").as_str() {
             "vault" => Arc::new(
                 HcpVaultConfig::from_env()
@@ -961,6 +967,131 @@ mod node {
                 "quit" => return,
                 other => panic!("unknown command {other:?}"),
             }
+        }
+    }
+}
+
+// ---- opt-in trace of each node's cache calls ----------------------------------------------
+
+/// With `FLEET_TRACE=DIR`, every node appends its cache calls (and a tick every 100 ms, to
+/// show its runtime was alive) to `DIR/<pid>.log`, one `unix-nanos pid event` line each —
+/// what it takes to see why a fleet made more than one backend read.
+mod trace {
+    use super::*;
+    use std::io::Write;
+    use strongroom_core::{
+        CacheEntry, CacheEntryInfo, CacheKey, CacheScope, Fill, KeyRef, SecretCache,
+    };
+    use strongroom_redis::RedisCache;
+
+    pub(super) fn dir() -> Option<String> {
+        std::env::var("FLEET_TRACE").ok()
+    }
+
+    /// A [`RedisCache`] that logs each call.
+    #[derive(Debug)]
+    pub(super) struct Traced {
+        cache: RedisCache,
+        file: String,
+    }
+
+    fn nanos(t: SystemTime) -> u128 {
+        t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    }
+
+    impl Traced {
+        pub(super) fn start(cache: RedisCache, dir: String) -> Traced {
+            let traced = Traced {
+                cache,
+                file: format!("{dir}/{}.log", std::process::id()),
+            };
+            let file = traced.file.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    log(&file, "tick");
+                }
+            });
+            traced
+        }
+
+        fn log(&self, event: &str) {
+            log(&self.file, event);
+        }
+    }
+
+    fn log(file: &str, event: &str) {
+        let line = format!("{} {} {event}\n", unix_nanos(), std::process::id());
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+
+    #[strongroom_core::async_trait]
+    impl SecretCache for Traced {
+        fn try_get_local(&self, key: &KeyRef<'_>) -> Option<Option<CacheEntry>> {
+            self.cache.try_get_local(key)
+        }
+        async fn get(&self, key: &CacheKey) -> strongroom_core::Result<Option<CacheEntry>> {
+            self.log("get>");
+            let got = self.cache.get(key).await;
+            self.log(&match &got {
+                Ok(Some(e)) => format!("get< hit stored_at={}", nanos(e.stored_at)),
+                Ok(None) => "get< miss".into(),
+                Err(e) => format!("get< error {e}"),
+            });
+            got
+        }
+        async fn set(
+            &self,
+            key: &CacheKey,
+            entry: CacheEntry,
+            ttl: Duration,
+        ) -> strongroom_core::Result<()> {
+            self.log("set>");
+            let done = self.cache.set(key, entry, ttl).await;
+            let refused = self.cache.fleet_stats().stale_stores_refused;
+            self.log(&format!("set< ok={} refused={refused}", done.is_ok()));
+            done
+        }
+        async fn invalidate(
+            &self,
+            scope: CacheScope,
+            name: &SecretName,
+        ) -> strongroom_core::Result<()> {
+            self.log("invalidate");
+            self.cache.invalidate(scope, name).await
+        }
+        async fn clear(&self, scope: Option<CacheScope>) -> strongroom_core::Result<()> {
+            self.cache.clear(scope).await
+        }
+        async fn entries(&self) -> strongroom_core::Result<Vec<CacheEntryInfo>> {
+            self.cache.entries().await
+        }
+        fn generation(&self, scope: CacheScope, name: &SecretName) -> u64 {
+            let generation = self.cache.generation(scope, name);
+            self.log(&format!("generation {generation}"));
+            generation
+        }
+        async fn begin_fill(&self, key: &CacheKey) -> Fill {
+            self.log("begin>");
+            let fill = self.cache.begin_fill(key).await;
+            self.log(&match &fill {
+                Fill::Lead(lease) => format!("begin< lead {lease}"),
+                Fill::Ready(e) => format!("begin< ready stored_at={}", nanos(e.stored_at)),
+                Fill::Alone => "begin< alone".into(),
+                _ => "begin< other".into(),
+            });
+            fill
+        }
+        async fn end_fill(&self, key: &CacheKey, lease: u64) {
+            self.log("end>");
+            self.cache.end_fill(key, lease).await;
+            self.log(&format!("end< {:?}", self.cache.fleet_stats()));
         }
     }
 }
