@@ -87,6 +87,16 @@ impl CachePolicy {
 
 type SharedRead = Shared<BoxFuture<'static, Result<Option<Secret>>>>;
 
+/// Stripes of [`Core::landed`].
+const LANDED_STRIPES: usize = 64;
+
+fn landed_stripe(key: &CacheKey) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % LANDED_STRIPES as u64) as usize
+}
+
 /// What a cache layer shares with its background tasks (single-flight reads, refreshes,
 /// watches): everything but the layer's own fields.
 pub(crate) struct Core<S: ?Sized> {
@@ -100,6 +110,12 @@ pub(crate) struct Core<S: ?Sized> {
     pub(crate) refresh_ahead: Option<f64>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) flights: Mutex<HashMap<CacheKey, SharedRead>>,
+    /// Moves (striped by key) each time a flight ends, before it leaves `flights`: a miss
+    /// whose lookup began before a flight of its key ended looks once more instead of
+    /// starting another backend read. Its lookup may have been answered before that flight's
+    /// entry landed and its task run only after the flight was gone (a busy machine, a
+    /// shared cache's round trip).
+    landed: Box<[std::sync::atomic::AtomicU64]>,
     pub(crate) counters: Counters,
     pub(crate) watches: Watches,
 }
@@ -166,9 +182,39 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
         got
     }
 
+    /// Where [`Core::landed`] stands for `key`.
+    fn landed(&self, key: &CacheKey) -> u64 {
+        self.landed[landed_stripe(key)].load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The miss path's shared read: joins a running flight of `key`; `None` when a flight of
+    /// `key` ended since `landed` was read (before the miss's lookup): its answer is in the
+    /// cache, look again.
+    fn flight_after(
+        self: &Arc<Self>,
+        key: CacheKey,
+        opts: ReadOptions,
+        landed: u64,
+    ) -> Option<SharedRead> {
+        let flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if !flights.contains_key(&key) && self.landed(&key) != landed {
+            return None;
+        }
+        Some(self.flight_locked(flights, key, opts))
+    }
+
     /// The shared backend read of `key`: the first caller starts it, the others join.
     pub(crate) fn flight(self: &Arc<Self>, key: CacheKey, opts: ReadOptions) -> SharedRead {
-        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        let flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        self.flight_locked(flights, key, opts)
+    }
+
+    fn flight_locked(
+        self: &Arc<Self>,
+        mut flights: std::sync::MutexGuard<'_, HashMap<CacheKey, SharedRead>>,
+        key: CacheKey,
+        opts: ReadOptions,
+    ) -> SharedRead {
         if let Some(running) = flights.get(&key) {
             self.counters.joins.incr();
             return running.clone();
@@ -177,10 +223,10 @@ impl<S: SecretStore + ?Sized + 'static> Core<S> {
         let leader_key = key.clone();
         let fut = async move {
             let result = core.load(&leader_key, &opts).await;
-            core.flights
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&leader_key);
+            let mut flights = core.flights.lock().unwrap_or_else(|e| e.into_inner());
+            core.landed[landed_stripe(&leader_key)]
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            flights.remove(&leader_key);
             result
         }
         .boxed()
@@ -353,6 +399,9 @@ impl<S: SecretStore + 'static> Cached<S> {
                 refresh_ahead: policy.refresh_ahead,
                 clock: Arc::new(SystemClock),
                 flights: Mutex::default(),
+                landed: (0..LANDED_STRIPES)
+                    .map(|_| std::sync::atomic::AtomicU64::new(0))
+                    .collect(),
                 counters: Counters::default(),
                 watches: Watches::default(),
             }),
@@ -425,6 +474,7 @@ impl<S: SecretStore + 'static> Cached<S> {
     async fn read_miss(&self, name: &SecretName, opts: &ReadOptions) -> Result<Option<Secret>> {
         let core = &self.core;
         let key = CacheKey::new(core.scope, name, opts);
+        let landed = core.landed(&key);
         let mut stale = None;
         if !opts.refresh
             && let Some(entry) = core.lookup(&key).await
@@ -442,8 +492,16 @@ impl<S: SecretStore + 'static> Cached<S> {
         core.counters.misses.incr();
         let result = if opts.refresh {
             core.load(&key, opts).await
+        } else if let Some(flight) = core.flight_after(key.clone(), opts.clone(), landed) {
+            flight.await
         } else {
-            core.flight(key, opts.clone()).await
+            // A flight of this key ended while this miss looked: take what it stored.
+            match core.lookup(&key).await {
+                Some(entry) if entry.is_fresh(core.ttl, core.clock.system_now()) => {
+                    Ok(Some(entry.secret))
+                }
+                _ => core.flight(key, opts.clone()).await,
+            }
         };
         match result {
             Err(e) if e.is_temporary() => match core.serve_stale(stale, core.clock.system_now()) {
