@@ -375,7 +375,7 @@ impl AkeylessConfig {
     fn aws_method(&self) -> Result<Method> {
         Err(Self::field_error(
             "access_type",
-            "aws_iam needs the `aws-iam` cargo feature of strongroom-akeyless (off by default)",
+            "aws_iam needs the cargo feature `aws-iam` of strongroom-akeyless (`akeyless-aws-iam` of strongroom; off by default)",
         ))
     }
 }

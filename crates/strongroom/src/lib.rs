@@ -6,8 +6,9 @@
 //! * Everything from [`strongroom_core`] is re-exported: [`SecretStore`], [`SecretName`],
 //!   [`SecretValue`], the layers, caches and errors.
 //! * Each provider crate is re-exported under its feature: [`conjur`] (`conjur`),
-//!   [`hcp_vault`] (`hcp-vault`), [`akeyless`] (`akeyless`), [`aws`] (`aws`), [`azure`]
-//!   (`azure`), [`redis`] (`redis`). No provider is on by default.
+//!   [`hcp_vault`] (`hcp-vault`), [`akeyless`] (`akeyless`; its `aws_iam` log-in with
+//!   `akeyless-aws-iam`), [`aws`] (`aws`), [`azure`] (`azure`), [`gcp`] (`gcp`), [`redis`]
+//!   (`redis`). No provider is on by default; `full` turns on all.
 //! * [`Registry`]: named managers from a TOML file ([`config`]) or from LiteLLM-style
 //!   environment variables ([`litellm`]), placeholders resolved for a caller's groups.
 //! * [`blocking::Client`] (feature `blocking`) for synchronous callers.
@@ -64,6 +65,8 @@ pub use strongroom_aws as aws;
 pub use strongroom_azure as azure;
 #[cfg(feature = "conjur")]
 pub use strongroom_conjur as conjur;
+#[cfg(feature = "gcp")]
+pub use strongroom_gcp as gcp;
 #[cfg(feature = "hcp-vault")]
 pub use strongroom_hcp_vault as hcp_vault;
 #[cfg(feature = "redis")]
